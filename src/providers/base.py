@@ -170,6 +170,9 @@ class Call:
     http: httpx.AsyncClient
     credentials: Credentials
     timeout: float  # seconds for this attempt (to first byte for streams)
+    # Runtime bindings an adapter may use when present (e.g. "AI": the Workers AI binding on the edge). The core
+    # passes them through without knowing what they are; on CPython this is empty.
+    bindings: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Provider:
