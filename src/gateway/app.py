@@ -1,0 +1,86 @@
+"""The FastAPI application factory: the same app on both runtimes, built from a ``Runtime``."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import GatewayError
+from gateway.middleware import RequestIdMiddleware, request_id_of
+from gateway.ports import Runtime
+from gateway.services import Gateway
+from gateway.settings import VERSION
+
+_STATUS_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "invalid_request",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+
+
+def error_response(request: Request, status: int, type_: str, message: str, **extra: Any) -> JSONResponse:
+    body = {"error": {"type": type_, "message": message, "request_id": request_id_of(request.scope), **extra}}
+    return JSONResponse(body, status_code=status)
+
+
+async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    response = JSONResponse(exc.body(request_id_of(request.scope)), status_code=exc.status, headers=exc.headers())
+    return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors()[:10]:
+        where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+        problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return error_response(request, 422, "invalid_request", "; ".join(problems) or "invalid request")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    type_ = _STATUS_TYPES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "invalid_request")
+    response = error_response(request, exc.status_code, type_, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    gateway = Gateway.build(runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        await gateway.close()
+
+    app = FastAPI(
+        title="Voice AI Gateway",
+        version=VERSION,
+        description="One API in front of many speech and language vendors.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+    from gateway.api import admin, health, voice
+
+    app.include_router(health.router)
+    app.include_router(voice.router)
+    app.include_router(admin.router)
+    app.add_middleware(RequestIdMiddleware)
+    return app

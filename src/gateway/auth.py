@@ -1,0 +1,108 @@
+"""Who is calling: a workspace API key or the admin token.
+
+Keys look like ``vgw_<prefix>_<secret>`` with 32 random bytes of secret. Only their SHA-256 is stored, with the
+prefix as a lookup index; candidates are compared in constant time. Lookups are cached briefly in the isolate so the
+hot path does no database I/O; revoking through this process drops the cache entry at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from gateway.errors import Forbidden, Unauthorized
+from gateway.ports import Clock
+from gateway.store.workspaces import WorkspaceStore
+
+KEY_PREFIX = "vgw"
+_PREFIX_LEN = 8
+
+
+@dataclass(frozen=True)
+class Principal:
+    workspace_id: str | None  # None for the admin
+    key_id: str | None
+    is_admin: bool = False
+
+
+ADMIN = Principal(workspace_id=None, key_id=None, is_admin=True)
+
+
+def generate_key() -> tuple[str, str, str]:
+    """(full key shown once, lookup prefix, stored hash)."""
+    prefix = secrets.token_hex(_PREFIX_LEN // 2)
+    key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, hash_key(key)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _prefix_of(key: str) -> str | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != _PREFIX_LEN:
+        return None
+    return parts[1]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class Authenticator:
+    def __init__(self, workspaces: WorkspaceStore, admin_token: str | None, clock: Clock, cache_seconds: float) -> None:
+        self.workspaces = workspaces
+        self.admin_token = admin_token
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[Principal | None, float]] = {}
+
+    def is_admin_token(self, token: str) -> bool:
+        return bool(self.admin_token) and hmac.compare_digest(token.encode(), self.admin_token.encode())  # type: ignore[union-attr]
+
+    async def authenticate(self, token: str | None, *, allow_admin: bool = True) -> Principal:
+        if token is None:
+            raise Unauthorized("missing credentials: send 'Authorization: Bearer <key>'")
+        if self.is_admin_token(token):
+            if not allow_admin:
+                raise Forbidden("the admin token cannot be used here; use a workspace key")
+            return ADMIN
+        principal = await self._lookup(token)
+        if principal is None:
+            raise Unauthorized("invalid or revoked API key")
+        return principal
+
+    async def _lookup(self, key: str) -> Principal | None:
+        digest = hash_key(key)
+        now = self.clock.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        prefix = _prefix_of(key)
+        principal: Principal | None = None
+        if prefix is not None:
+            for record in await self.workspaces.keys_with_prefix(prefix):
+                if hmac.compare_digest(record.key_hash, digest):
+                    if record.revoked_at is None and record.workspace_status == "active":
+                        principal = Principal(workspace_id=record.workspace_id, key_id=record.id)
+                    break
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + self.cache_seconds)
+        return principal
+
+    def forget(self, key_hash: str) -> None:
+        self._cache.pop(key_hash, None)
+
+    def forget_workspace(self, workspace_id: str) -> None:
+        for digest, (principal, _) in list(self._cache.items()):
+            if principal is not None and principal.workspace_id == workspace_id:
+                del self._cache[digest]

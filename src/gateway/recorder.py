@@ -1,0 +1,92 @@
+"""Write-behind for what happens after the response: usage rows and failover events, written in batches.
+
+The request path only appends to an in-memory buffer; a background task (``ctx.waitUntil`` on Workers) flushes
+everything pending in one atomic ``batch``. A failed flush puts its rows back and tries again, so nothing is lost
+while the process lives; ``drain`` flushes on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.ports import BackgroundTasks, Clock, Database, Statement
+from gateway.store.failovers import FailoverEvent, failover_statement
+from gateway.store.usage import UsageRow, period_statements, usage_statement
+
+log = logging.getLogger("gateway.recorder")
+
+MAX_STATEMENTS_PER_BATCH = 200
+FLUSH_DELAY_SECONDS = 0.01  # coalesce rows from requests finishing together into one batch
+RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
+
+
+class Recorder:
+    def __init__(self, db: Database, tasks: BackgroundTasks, clock: Clock) -> None:
+        self.db = db
+        self.tasks = tasks
+        self.clock = clock
+        self._usage: list[UsageRow] = []
+        self._failovers: list[FailoverEvent] = []
+        self._flush_scheduled = False
+        self._known_periods: set[tuple[str, str]] = set()
+        self._lock = asyncio.Lock()
+
+    @property
+    def pending(self) -> int:
+        return len(self._usage) + len(self._failovers)
+
+    def record_usage(self, row: UsageRow) -> None:
+        self._usage.append(row)
+        self._schedule()
+
+    def record_failover(self, event: FailoverEvent) -> None:
+        self._failovers.append(event)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.tasks.spawn(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_DELAY_SECONDS)
+        self._flush_scheduled = False
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                await self.flush()
+                return
+            except Exception:
+                log.exception("usage flush failed; %d records kept for retry", self.pending)
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+
+    async def flush(self) -> int:
+        """Write everything pending. Returns how many records were written."""
+        async with self._lock:
+            written = 0
+            while self._usage or self._failovers:
+                usage, failovers = self._take()
+                statements: list[Statement] = []
+                new_periods = {(r.workspace_id, r.billing_period) for r in usage} - self._known_periods
+                now_ms = int(self.clock.time() * 1000)
+                for workspace_id, period in sorted(new_periods):
+                    statements.extend(period_statements(workspace_id, period, now_ms))
+                statements.extend(usage_statement(r) for r in usage)
+                statements.extend(failover_statement(e) for e in failovers)
+                try:
+                    await self.db.batch(statements)
+                except Exception:
+                    self._usage[:0] = usage
+                    self._failovers[:0] = failovers
+                    raise
+                self._known_periods |= new_periods
+                written += len(usage) + len(failovers)
+            return written
+
+    def _take(self) -> tuple[list[UsageRow], list[FailoverEvent]]:
+        room = MAX_STATEMENTS_PER_BATCH // 2
+        usage, self._usage = self._usage[:room], self._usage[room:]
+        failovers, self._failovers = self._failovers[:room], self._failovers[room:]
+        return usage, failovers

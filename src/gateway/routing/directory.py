@@ -1,0 +1,160 @@
+"""Which vendors a workspace may use, with which credentials.
+
+Resolution per vendor: workspace config → platform config → environment. A workspace config can disable a vendor or
+bring its own key (BYOK); a platform config can disable it, reprioritise it, or supply the platform's key (kept
+encrypted in KV). The built-in vendor (``local`` on CPython, Workers AI through the ``AI`` binding on the edge)
+needs no key and comes last unless the platform turns that off. Resolved lists are cached per workspace briefly so
+the hot path does no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.ports import Clock, KeyValue
+from gateway.secrets_box import SecretBox, SecretBoxError
+from gateway.store.providers import ProviderConfigRow, ProviderConfigStore
+from providers import PROVIDER_IDS, available_provider_ids, get_provider
+from providers.base import Capability, Credentials, Provider
+
+log = logging.getLogger("gateway.routing")
+
+BUILTIN_PROVIDERS = ("local",)
+PLATFORM_KEY_PREFIX = "platform-key:"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    provider: Provider
+    credentials: Credentials
+    priority: int
+    source: str  # "workspace" | "platform" | "env" | "builtin"
+    config: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.provider.id
+
+
+class ProviderDirectory:
+    def __init__(
+        self,
+        configs: ProviderConfigStore,
+        kv: KeyValue,
+        env: Mapping[str, str],
+        clock: Clock,
+        box: SecretBox | None,
+        cache_seconds: float,
+        bindings: Mapping[str, Any],
+    ) -> None:
+        self.configs = configs
+        self.kv = kv
+        self.env = env
+        self.clock = clock
+        self.box = box
+        self.cache_seconds = cache_seconds
+        self.bindings = bindings
+        self._cache: dict[str, tuple[list[Candidate], float]] = {}
+        self._settings: tuple[dict[str, str], float] | None = None
+        self._available = available_provider_ids()
+
+    def invalidate(self, workspace_id: str | None = None) -> None:
+        if workspace_id is None:
+            self._cache.clear()
+            self._settings = None
+        else:
+            self._cache.pop(workspace_id, None)
+
+    async def settings(self) -> dict[str, str]:
+        now = self.clock.monotonic()
+        if self._settings is None or self._settings[1] <= now:
+            self._settings = (await self.configs.settings(), now + self.cache_seconds)
+        return self._settings[0]
+
+    async def candidates(self, workspace_id: str, capability: Capability) -> list[Candidate]:
+        return [c for c in await self._all(workspace_id) if capability in c.provider.capabilities]
+
+    async def configured(self, workspace_id: str) -> list[Candidate]:
+        return await self._all(workspace_id)
+
+    async def _all(self, workspace_id: str) -> list[Candidate]:
+        now = self.clock.monotonic()
+        cached = self._cache.get(workspace_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        resolved = await self._resolve(workspace_id)
+        self._cache[workspace_id] = (resolved, now + self.cache_seconds)
+        return resolved
+
+    async def _resolve(self, workspace_id: str) -> list[Candidate]:
+        platform = await self.configs.platform_configs()
+        workspace = await self.configs.workspace_configs(workspace_id)
+        settings = await self.settings()
+        builtin_enabled = settings.get("builtin_fallback_enabled", "true").lower() != "false"
+        out: list[Candidate] = []
+        for order, provider_id in enumerate(PROVIDER_IDS):
+            if provider_id not in self._available:
+                continue
+            provider = get_provider(provider_id)
+            candidate = await self._resolve_one(
+                provider, platform.get(provider_id), workspace.get(provider_id), order, builtin_enabled
+            )
+            if candidate is not None:
+                out.append(candidate)
+        # Keyed vendors by priority; the built-in engine last, as the catch-all.
+        out.sort(key=lambda c: (c.source == "builtin", c.priority, PROVIDER_IDS.index(c.id)))
+        return out
+
+    async def _resolve_one(
+        self,
+        provider: Provider,
+        platform: ProviderConfigRow | None,
+        workspace: ProviderConfigRow | None,
+        order: int,
+        builtin_enabled: bool,
+    ) -> Candidate | None:
+        if workspace is not None and not workspace.enabled:
+            return None
+        if platform is not None and not platform.enabled and not (workspace and workspace.encrypted_api_key):
+            return None
+        priority = platform.priority if platform is not None else 100 + order
+        config: dict[str, Any] = {**(platform.config if platform else {}), **(workspace.config if workspace else {})}
+        env_credentials = provider.credentials_from_env(self.env)
+        if provider.id in BUILTIN_PROVIDERS:
+            if env_credentials is None or not (builtin_enabled or platform is not None or workspace is not None):
+                return None
+            return Candidate(provider, env_credentials, priority, "builtin", config)
+        key, source = None, "env"
+        if workspace is not None and workspace.encrypted_api_key:
+            key, source = self._open(workspace.encrypted_api_key, provider.id, "workspace"), "workspace"
+        elif workspace is None or workspace.use_platform_key:
+            sealed = await self.kv.get(PLATFORM_KEY_PREFIX + provider.id)
+            if sealed:
+                key, source = self._open(sealed, provider.id, "platform"), "platform"
+        if key is None and source != "env":
+            return None  # a stored key we cannot open: never fall back silently to another key
+        if key is None:
+            if env_credentials is None or (workspace is not None and not workspace.use_platform_key):
+                return None
+            credentials = env_credentials
+        else:
+            base = env_credentials or Credentials(
+                api_key=None, base_url=(self.env.get(provider.env_base_url) or provider.default_base_url).rstrip("/")
+            )
+            credentials = replace(base, api_key=key)
+        if config.get("baseUrl"):
+            credentials = replace(credentials, base_url=str(config["baseUrl"]).rstrip("/"))
+        return Candidate(provider, credentials, priority, source, config)
+
+    def _open(self, sealed: str, provider_id: str, level: str) -> str | None:
+        if self.box is None:
+            log.error("a %s key for %s is stored but KEY_ENCRYPTION_KEY is not set", level, provider_id)
+            return None
+        try:
+            return self.box.open(sealed)
+        except SecretBoxError:
+            log.error("the %s key for %s cannot be decrypted with KEY_ENCRYPTION_KEY", level, provider_id)
+            return None

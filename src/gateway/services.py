@@ -1,0 +1,99 @@
+"""The gateway's services, wired once per process (per isolate on Workers) from a ``Runtime``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from gateway.auth import Authenticator
+from gateway.health.client import HealthClient
+from gateway.ports import Runtime
+from gateway.recorder import Recorder
+from gateway.routing.directory import ProviderDirectory
+from gateway.routing.failover import FailoverPolicy, FailoverRunner
+from gateway.secrets_box import SecretBox
+from gateway.settings import Settings
+from gateway.store.providers import ProviderConfigStore
+from gateway.store.usage import UsageStore
+from gateway.store.workspaces import Workspace, WorkspaceStore
+
+log = logging.getLogger("gateway")
+
+DEFAULT_MARKUP_PERCENTAGE = Decimal(20)
+
+
+@dataclass
+class Gateway:
+    runtime: Runtime
+    settings: Settings
+    workspaces: WorkspaceStore
+    provider_configs: ProviderConfigStore
+    usage: UsageStore
+    auth: Authenticator
+    directory: ProviderDirectory
+    recorder: Recorder
+    health: HealthClient
+    failover: FailoverRunner
+    box: SecretBox | None
+
+    def __post_init__(self) -> None:
+        self._workspace_cache: dict[str, tuple[Workspace | None, float]] = {}
+
+    async def workspace(self, workspace_id: str) -> Workspace | None:
+        """The workspace, cached briefly (the hot path reads it on every request); admin writes invalidate it."""
+        now = self.runtime.clock.monotonic()
+        cached = self._workspace_cache.get(workspace_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await self.workspaces.get(workspace_id)
+        self._workspace_cache[workspace_id] = (found, now + self.settings.config_cache_seconds)
+        return found
+
+    def forget_workspace(self, workspace_id: str) -> None:
+        self._workspace_cache.pop(workspace_id, None)
+        self.directory.invalidate(workspace_id)
+        self.auth.forget_workspace(workspace_id)
+
+    @classmethod
+    def build(cls, runtime: Runtime) -> Gateway:
+        settings = Settings.from_env(runtime.env)
+        box = SecretBox(settings.key_encryption_key) if settings.key_encryption_key else None
+        if box is None:
+            log.warning("KEY_ENCRYPTION_KEY is not set: vendor keys cannot be stored through the admin API")
+        workspaces = WorkspaceStore(runtime.db, runtime.clock)
+        provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
+        recorder = Recorder(runtime.db, runtime.tasks, runtime.clock)
+        health = HealthClient(runtime.health, runtime.tasks, runtime.clock)
+        return cls(
+            runtime=runtime,
+            settings=settings,
+            workspaces=workspaces,
+            provider_configs=provider_configs,
+            usage=UsageStore(runtime.db),
+            auth=Authenticator(workspaces, settings.admin_token, runtime.clock, settings.key_cache_seconds),
+            directory=ProviderDirectory(
+                provider_configs, runtime.kv, runtime.env, runtime.clock, box, settings.config_cache_seconds,
+                runtime.extras,
+            ),
+            recorder=recorder,
+            health=health,
+            failover=FailoverRunner(health, recorder, runtime.clock, runtime.http, runtime.extras),
+            box=box,
+        )
+
+    def policy(self) -> FailoverPolicy:
+        return FailoverPolicy(attempt_timeout=self.settings.attempt_timeout, deadline=self.settings.request_deadline)
+
+    async def markup_for(self, workspace: Workspace | None) -> Decimal:
+        if workspace is not None and workspace.markup_percentage is not None:
+            return Decimal(str(workspace.markup_percentage))
+        raw = (await self.directory.settings()).get("pricing_markup_percentage")
+        try:
+            return Decimal(raw) if raw is not None else DEFAULT_MARKUP_PERCENTAGE
+        except ArithmeticError:
+            return DEFAULT_MARKUP_PERCENTAGE
+
+    async def close(self) -> None:
+        await self.recorder.flush()
+        await self.health.flush()

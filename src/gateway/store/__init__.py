@@ -1,0 +1,1 @@
+"""Repositories over the D1-shaped ``Database`` port: the only place SQL lives."""
