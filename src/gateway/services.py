@@ -39,6 +39,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self._workspace_cache: dict[str, tuple[Workspace | None, float]] = {}
+        self._strategy_cache: dict[str, tuple[tuple[str, dict] | None, float]] = {}  # type: ignore[type-arg]
 
     async def workspace(self, workspace_id: str) -> Workspace | None:
         """The workspace, cached briefly (the hot path reads it on every request); admin writes invalidate it."""
@@ -50,7 +51,17 @@ class Gateway:
         self._workspace_cache[workspace_id] = (found, now + self.settings.config_cache_seconds)
         return found
 
+    async def strategy_for(self, workspace_id: str) -> tuple[str, dict] | None:  # type: ignore[type-arg]
+        now = self.runtime.clock.monotonic()
+        cached = self._strategy_cache.get(workspace_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await self.provider_configs.strategy(workspace_id)
+        self._strategy_cache[workspace_id] = (found, now + self.settings.config_cache_seconds)
+        return found
+
     def forget_workspace(self, workspace_id: str) -> None:
+        self._strategy_cache.pop(workspace_id, None)
         self._workspace_cache.pop(workspace_id, None)
         self.directory.invalidate(workspace_id)
         self.auth.forget_workspace(workspace_id)

@@ -1,0 +1,274 @@
+"""/voice: synthesize, transcribe and vendor health."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+from gateway import audio
+from gateway.api.deps import Caller, caller, check_workspace_claim, json_body, read_body, workspace_caller
+from gateway.billing import Charge, usage_row
+from gateway.errors import InvalidRequest, UnsupportedMediaType
+from gateway.routing.directory import Candidate
+from gateway.routing.select import select_candidates
+from providers import PROVIDER_IDS, get_provider
+from providers.base import (
+    AUDIO_CONTENT_TYPES,
+    Call,
+    Capability,
+    SynthesisRequest,
+    SynthesisResult,
+    TranscriptionRequest,
+    TranscriptionResult,
+    Unit,
+)
+
+router = APIRouter(tags=["voice"])
+
+MAX_TEXT_CHARS = 5000
+
+
+class VoiceConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    voice: StrictStr | None = Field(default=None, max_length=200)
+    model: StrictStr | None = Field(default=None, max_length=200)
+    format: Literal["mp3", "wav", "pcm", "opus"] = "mp3"
+    sampleRate: int | None = Field(default=None, ge=8000, le=48000)
+    speed: float | None = Field(default=None, ge=0.25, le=4.0)
+    language: StrictStr | None = Field(default=None, max_length=35)
+
+
+class SynthesizeBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    text: StrictStr = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    voiceConfig: VoiceConfig = Field(default_factory=VoiceConfig)
+    provider: StrictStr | None = None
+    workspaceId: StrictStr | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must contain something to say")
+        return value
+
+
+def synthesis_request(body: SynthesizeBody) -> SynthesisRequest:
+    vc = body.voiceConfig
+    return SynthesisRequest(
+        text=body.text,
+        voice=vc.voice,
+        model=vc.model,
+        format=vc.format,
+        sample_rate=vc.sampleRate,
+        speed=vc.speed,
+        language=vc.language,
+    )
+
+
+async def tts_candidates(found: Caller, request: SynthesisRequest, pinned: str | None) -> list[Candidate]:
+    return await select_candidates(
+        found.gateway,
+        found.workspace_id,
+        Capability.TTS,
+        pinned=pinned,
+        can_serve=lambda c: c.provider.supports_synthesis(request),
+        estimate=lambda c: c.provider.estimate_synthesis_cost(request),
+    )
+
+
+async def bill_synthesis(
+    found: Caller, candidate: Candidate, result: SynthesisResult, *, segment: int = 0
+) -> Charge:
+    gateway = found.gateway
+    provider = candidate.provider
+    charge = Charge(provider.synthesis_cost(result), await gateway.markup_for(found.workspace))
+    gateway.recorder.record_usage(
+        usage_row(
+            request_id=found.request_id,
+            workspace_id=found.workspace_id,
+            api_key_id=found.principal.key_id,
+            provider=provider.id,
+            resource="tts",
+            model=result.model,
+            charge=charge,
+            unit_prices=dict(provider.prices.for_model(result.model)),
+            created_at_ms=int(gateway.runtime.clock.time() * 1000),
+            segment=segment,
+            characters=result.characters,
+            input_tokens=result.usage.get(Unit.INPUT_TOKEN),
+            output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
+        )
+    )
+    return charge
+
+
+@router.post("/voice/synthesize", summary="Text to speech, with failover across vendors")
+async def synthesize(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
+    body = await json_body(request, SynthesizeBody)
+    check_workspace_claim(found, body.workspaceId)
+    tts = synthesis_request(body)
+    candidates = await tts_candidates(found, tts, body.provider)
+
+    async def attempt(candidate: Candidate, call: Call) -> SynthesisResult:
+        return await candidate.provider.synthesize(call, tts)
+
+    outcome = await found.gateway.failover.run(
+        candidates, attempt, policy=found.gateway.policy(), request_id=found.request_id,
+        workspace_id=found.workspace_id,
+    )
+    assert outcome.result is not None and outcome.winner is not None
+    result = outcome.result
+    charge = await bill_synthesis(found, outcome.winner, result)
+    return Response(
+        content=result.audio,
+        media_type=AUDIO_CONTENT_TYPES.get(tts.format, result.content_type),
+        headers={
+            "X-Provider": outcome.winner.id,
+            "X-Cost": charge.header(),
+            "X-Characters": str(result.characters),
+            "X-Attempts": str(outcome.count),
+            "X-Model": result.model,
+        },
+    )
+
+
+def _flag(value: str | None, name: str, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise InvalidRequest(f"query parameter {name!r} must be true or false")
+
+
+@router.post("/voice/transcribe", summary="Speech to text: the raw audio is the body")
+async def transcribe(request: Request, found: Caller = Depends(workspace_caller)) -> JSONResponse:
+    gateway = found.gateway
+    query = request.query_params
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared and declared not in audio.AUDIO_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type {declared!r} is not audio; send one of: {', '.join(sorted(audio.AUDIO_MEDIA_TYPES))}"
+        )
+    language = query.get("language") or None
+    if language is not None and len(language) > 35:
+        raise InvalidRequest("language is too long")
+    pinned = query.get("provider") or None
+    punctuate = _flag(query.get("punctuate"), "punctuate", True)
+    diarize = _flag(query.get("diarize"), "diarize", False)
+    model = query.get("model") or None
+    if pinned is not None and pinned not in PROVIDER_IDS:
+        raise InvalidRequest(f"unknown provider {pinned!r}; known: {', '.join(PROVIDER_IDS)}")
+    data = await read_body(request, gateway.settings.max_audio_bytes)
+    if not data:
+        raise InvalidRequest("the request body is empty; send the audio bytes as the body")
+    fmt = audio.sniff_format(data)
+    if fmt is None:
+        raise InvalidRequest("the body is not audio in a format we recognise (wav, mp3, ogg, flac, webm, mp4)")
+    content_type = audio.content_type_for(fmt)
+    duration = audio.measure_duration(data, content_type)
+    stt = TranscriptionRequest(
+        audio=data,
+        content_type=content_type,
+        language=language,
+        model=model,
+        punctuate=punctuate,
+        diarize=diarize,
+        duration=duration,
+    )
+    candidates = await select_candidates(
+        gateway,
+        found.workspace_id,
+        Capability.STT,
+        pinned=pinned,
+        can_serve=lambda c: True,
+        estimate=lambda c: c.provider.prices.cost(
+            model or c.provider.default_stt_model or "*", {Unit.AUDIO_SECOND: duration or 60}
+        ),
+    )
+
+    async def attempt(candidate: Candidate, call: Call) -> TranscriptionResult:
+        return await candidate.provider.transcribe(call, stt)
+
+    policy = gateway.policy()
+    if duration:  # STT work scales with the audio: allow a minute of processing per ten minutes of audio
+        policy.attempt_timeout = max(policy.attempt_timeout, min(policy.deadline, 10 + duration / 10))
+    outcome = await gateway.failover.run(
+        candidates, attempt, policy=policy, request_id=found.request_id, workspace_id=found.workspace_id
+    )
+    assert outcome.result is not None and outcome.winner is not None
+    result, provider = outcome.result, outcome.winner.provider
+    charge = Charge(provider.transcription_cost(result), await gateway.markup_for(found.workspace))
+    gateway.recorder.record_usage(
+        usage_row(
+            request_id=found.request_id,
+            workspace_id=found.workspace_id,
+            api_key_id=found.principal.key_id,
+            provider=provider.id,
+            resource="stt",
+            model=result.model,
+            charge=charge,
+            unit_prices=dict(provider.prices.for_model(result.model)),
+            created_at_ms=int(gateway.runtime.clock.time() * 1000),
+            audio_seconds=round(result.duration, 3),
+            input_tokens=result.usage.get(Unit.INPUT_TOKEN),
+            output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
+        )
+    )
+    payload: dict[str, Any] = {
+        "text": result.text,
+        "words": [w.to_json() for w in result.words],
+        "confidence": result.confidence if result.confidence is not None else 0.0,
+        "duration": round(result.duration, 3),
+        "provider": provider.id,
+        "model": result.model,
+        "cost": charge.final_usd,
+        "requestId": found.request_id,
+    }
+    if result.language:
+        payload["language"] = result.language
+    return JSONResponse(
+        payload,
+        headers={"X-Provider": provider.id, "X-Cost": charge.header(), "X-Attempts": str(outcome.count)},
+    )
+
+
+@router.get("/voice/providers/health", summary="Vendor health as this caller sees it")
+async def providers_health(found: Caller = Depends(caller)) -> dict[str, Any]:
+    gateway = found.gateway
+    snapshot = await gateway.health.snapshot()
+    configured = {c.id for c in await gateway.directory.configured(found.workspace.id if found.workspace else "")}
+    out: dict[str, Any] = {}
+    for provider_id in PROVIDER_IDS:
+        try:
+            provider = get_provider(provider_id)
+        except ImportError:
+            continue
+        entry = snapshot.get(provider_id)
+        capabilities = sorted(c.value for c in provider.capabilities)
+        if provider_id not in configured:
+            out[provider_id] = {
+                "status": "unconfigured", "errorRate": 0.0, "latencyMs": None, "lastCheck": None,
+                "circuit": "closed", "capabilities": capabilities,
+            }
+            continue
+        entry = entry or {}
+        out[provider_id] = {
+            "status": entry.get("status", "healthy"),
+            "errorRate": entry.get("errorRate", 0.0),
+            "latencyMs": entry.get("latencyMs"),
+            "lastCheck": entry.get("lastCheck"),
+            "circuit": entry.get("circuit", "closed"),
+            "capabilities": capabilities,
+            **({"error": entry["error"]} if entry.get("error") else {}),
+        }
+    return out
+

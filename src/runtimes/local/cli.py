@@ -1,0 +1,78 @@
+"""``voice-gateway dev``: serve the gateway locally on :8787 (wrangler's port) with embedded SQLite — no account,
+no network needed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
+from runtimes.local.config import load_env
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voice-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("dev", help="run the gateway locally (embedded SQLite)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8787)
+    dev.add_argument("--state-dir", type=Path, default=Path(".state"), help="where the local D1/KV live")
+    dev.add_argument("--log-level", default="info")
+    return parser
+
+
+async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+    from runtimes.local.runtime import build_local_runtime
+
+    env = load_env()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token, generated = admin_token(state_dir, env)
+    env["ADMIN_TOKEN"] = token
+    runtime = await build_local_runtime(state_dir, env)
+    app = create_app(runtime)
+    dev_key = await ensure_dev_workspace(app.state.gateway.workspaces)
+    base = f"http://{host}:{port}"
+    print(f"Voice AI Gateway on {base}  (state: {state_dir.resolve()})", flush=True)
+    if generated:
+        print(f"  admin token (saved in {state_dir / 'admin-token'}): {token}", flush=True)
+    if dev_key:
+        print("  a 'dev' workspace was created; its API key is shown this once:", flush=True)
+        print(f"    export VGW_KEY={dev_key}", flush=True)
+    print(f"  try: curl -s {base}/health ; docs at {base}/docs", flush=True)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        ws="websockets-sansio",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        for close in runtime.on_close:
+            await close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "dev":
+        try:
+            asyncio.run(serve(args.host, args.port, args.state_dir, args.log_level))
+        except KeyboardInterrupt:
+            pass
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The local runtime: the same ports the Worker has, backed by SQLite (D1 is SQLite: the same migrations apply),
+a SQLite-file KV, the health monitor in-process, and uvicorn-friendly background tasks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage
+from gateway.ports import Runtime, SystemClock
+from gateway.secrets_box import generate_secret
+from runtimes.local.config import PROJECT_ROOT, find_project_file
+from runtimes.local.kv import SQLiteKV
+from runtimes.local.sqlite_db import SQLiteDatabase
+from runtimes.local.tasks import LocalBackgroundTasks
+
+log = logging.getLogger("gateway.local")
+
+
+def migrations_dir() -> Path:
+    return find_project_file("migrations") or PROJECT_ROOT / "migrations"
+
+
+def _persistent_secret(state_dir: Path, name: str) -> str:
+    """A secret generated once per state dir (so encrypted vendor keys survive restarts), readable only by you."""
+    path = state_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    value = generate_secret()
+    path.write_text(value + "\n")
+    os.chmod(path, 0o600)
+    return value
+
+
+async def build_local_runtime(state_dir: Path | None, env: Mapping[str, str]) -> Runtime:
+    """``state_dir`` None keeps everything in memory (tests)."""
+    env = dict(env)
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        env.setdefault("KEY_ENCRYPTION_KEY", _persistent_secret(state_dir, "key-encryption-key"))
+        db = SQLiteDatabase(str(state_dir / "d1.sqlite"))
+        kv = SQLiteKV(str(state_dir / "kv.sqlite"))
+    else:
+        env.setdefault("KEY_ENCRYPTION_KEY", generate_secret())
+        db = SQLiteDatabase(":memory:")
+        kv = SQLiteKV(":memory:")
+    applied = await db.apply_migrations(migrations_dir())
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    clock = SystemClock()
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+    runtime = Runtime(
+        db=db,
+        kv=kv,
+        health=InProcessHealthService(HealthMonitor(MemoryStorage(), clock, db)),
+        http=http,
+        tasks=LocalBackgroundTasks(),
+        env=env,
+        clock=clock,
+        open_websocket=_websocket_opener(),
+    )
+
+    async def close() -> None:
+        await runtime.tasks.drain()
+        await http.aclose()
+        await kv.close()
+        await db.close()
+
+    runtime.on_close.append(close)
+    return runtime
+
+
+def _websocket_opener():  # type: ignore[no-untyped-def]
+    try:
+        from runtimes.local.websocket import open_websocket
+    except ImportError:
+        return None
+    return open_websocket
