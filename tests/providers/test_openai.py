@@ -27,7 +27,6 @@ from providers.openai import OpenAIProvider
 from providers.openai.api import describe_error, describe_for
 from providers.openai.chat import chat_payload, parse_completion, parse_stream_event
 from providers.openai.speech import check_audio, parse_speech_event, speech_payload
-from providers.openai.sse import iter_sse_data
 from providers.openai.transcription import parse_transcription, transcription_form
 from tests.fakes.audio import silent_mp3, sine_wav
 from tests.fakes.harness import FakeServer, FakeState, Fault
@@ -135,6 +134,25 @@ def test_gpt4o_transcribe_form_asks_for_json_and_names_the_container() -> None:
     assert files["file"][0] == "audio.mp3"
 
 
+@pytest.mark.parametrize(
+    ("audio", "content_type", "name"),
+    [
+        (silent_mp3(0.1), "application/octet-stream", "audio.mp3"),  # the bytes decide, not the label
+        (sine_wav(0.1), "audio/mpeg", "audio.wav"),
+        (b"\x00\x01" * 50, "audio/m4a", "audio.m4a"),  # unsniffable: trust the declared type
+    ],
+)
+def test_upload_file_name_matches_the_audio(audio: bytes, content_type: str, name: str) -> None:
+    _, files = transcription_form(TranscriptionRequest(audio, content_type), model="whisper-1")
+    assert files["file"][0] == name
+
+
+def test_raw_pcm_upload_is_unsupported() -> None:
+    with pytest.raises(ProviderError) as caught:
+        transcription_form(TranscriptionRequest(b"\x00\x01" * 50, "audio/L16; rate=16000"), model="whisper-1")
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED
+
+
 def test_parse_verbose_json() -> None:
     body = {
         "language": "english",
@@ -228,14 +246,6 @@ def test_stream_error_events(data: str, error_class: ErrorClass) -> None:
     assert caught.value.error_class is error_class
 
 
-async def test_sse_reader_handles_split_lines_crlf_and_multiline_data() -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        for piece in [b"da", b'ta: {"a"', b":1}\r", b"\n\r\n: comment\n\ndata: x\ndata: y\n\nevent: e\ndata: [DONE]"]:
-            yield piece
-
-    assert [d async for d in iter_sse_data(chunks())] == ['{"a":1}', "x\ny", "[DONE]"]
-
-
 # -- pure: errors and prices ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("status", "body", "override"),
@@ -317,8 +327,11 @@ async def test_synthesize_formats(http, server, state, fmt: str, magic: bytes) -
         fmt,
         f"Bearer {API_KEY}",
     )
-    if fmt == "pcm":  # headerless 24 kHz: the duration is exact; the fake makes 0.06 s per character
-        assert result.duration == pytest.approx(len(text) * 0.06, abs=1e-3)
+    seconds = len(text) * 0.06  # what the fake renders for this input
+    if fmt in ("pcm", "wav"):  # pcm: exact from 24 kHz; wav: from its header
+        assert result.duration == pytest.approx(seconds, abs=1e-3)
+    elif fmt == "mp3":  # whole MP3 frames: at most one frame (26 ms) longer
+        assert result.duration is not None and seconds <= result.duration < seconds + 0.027
 
 
 async def test_synthesis_cost_is_list_price_times_characters(http, server, state) -> None:

@@ -27,7 +27,7 @@ from providers.base import (
 from providers.http import iter_body, open_stream, parse_json, send
 from providers.openai import api, chat, speech, transcription
 from providers.openai.pricing import PRICES, TOKEN_TTS_ESTIMATE_PER_CHARACTER
-from providers.openai.sse import iter_sse_data
+from providers.sse import iter_sse
 
 
 class OpenAIProvider(Provider):
@@ -91,11 +91,10 @@ class OpenAIProvider(Provider):
             headers=api.auth_headers(call.credentials),
             json=payload,
         ) as response:
-            content_type = response.headers.get("content-type")
-            body = iter_body(self.id, response)
             if not sse:
+                content_type = response.headers.get("content-type")
                 first = True
-                async for chunk in body:
+                async for chunk in iter_body(self.id, response):
                     if first:
                         speech.check_audio(request.format, chunk, content_type)
                         first = False
@@ -103,8 +102,8 @@ class OpenAIProvider(Provider):
                 if first:
                     speech.check_audio(request.format, b"", content_type)
                 return
-            async for data in iter_sse_data(body):
-                chunk, usage = speech.parse_speech_event(data)
+            async for event in iter_sse(self.id, response):
+                chunk, usage = speech.parse_speech_event(event.data)
                 yield chunk, usage
                 if usage is not None:
                     return  # speech.audio.done: whether [DONE] follows is undocumented
@@ -160,10 +159,10 @@ class OpenAIProvider(Provider):
             headers=api.auth_headers(call.credentials),
             json=chat.chat_payload(request, model=model, stream=True),
         ) as response:
-            async for data in iter_sse_data(iter_body(self.id, response)):
-                if data.strip() == chat.DONE:
+            async for event in iter_sse(self.id, response):
+                if event.data.strip() == chat.DONE:
                     return
-                chunk = chat.parse_stream_event(data)
+                chunk = chat.parse_stream_event(event.data)
                 if chunk is not None:
                     yield chunk
         # Usage arrives only at the end: a stream without [DONE] was cut and cannot be billed exactly.

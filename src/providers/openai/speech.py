@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any
 
+from gateway.audio import measure_duration
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import AUDIO_CONTENT_TYPES, SynthesisRequest, Unit
 from providers.openai.api import PROVIDER_ID
@@ -104,11 +105,7 @@ def parse_speech_event(data: str) -> tuple[bytes, dict[Unit, int] | None]:
 
 
 def audio_duration(fmt: str, audio: bytes) -> float | None:
-    """Seconds of audio: exact for headerless 24 kHz pcm; other containers via the gateway's measurer when present."""
+    """Seconds of audio: exact for headerless 24 kHz pcm; other containers measured from their own headers."""
     if fmt == "pcm":
         return len(audio) / (2 * SAMPLE_RATE)
-    try:
-        from gateway.audio import measure_duration  # written concurrently; absent → duration unknown
-    except ImportError:
-        return None
     return measure_duration(audio, AUDIO_CONTENT_TYPES[fmt])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.audio import sniff_format
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import TranscriptionRequest, TranscriptionResult, Unit, Word
 from providers.openai.api import PROVIDER_ID
@@ -32,7 +33,6 @@ _EXTENSIONS = {
     "audio/m4a": "m4a",
     "audio/x-m4a": "m4a",
 }
-_SNIFFED_EXTENSIONS = {"wav": "wav", "mp3": "mp3", "ogg": "ogg", "opus": "ogg", "webm": "webm", "flac": "flac"}
 
 
 def is_token_billed(model: str) -> bool:
@@ -40,14 +40,14 @@ def is_token_billed(model: str) -> bool:
 
 
 def file_extension(content_type: str, audio: bytes) -> str:
+    """The extension OpenAI will read the upload as: what the bytes are, else what the content type claims."""
+    sniffed = sniff_format(audio)
+    if sniffed:
+        return sniffed  # wav mp3 ogg flac webm mp4: all names OpenAI accepts
     media = content_type.split(";")[0].strip().lower()
     if media in _EXTENSIONS:
         return _EXTENSIONS[media]
-    try:  # application/octet-stream: let the gateway's sniffer name the container when it is available
-        from gateway.audio import sniff_format
-    except ImportError:
-        return "wav"
-    return _SNIFFED_EXTENSIONS.get(sniff_format(audio) or "", "wav")
+    raise ProviderError(PROVIDER_ID, ErrorClass.UNSUPPORTED, f"OpenAI cannot read {media or 'this audio'}")
 
 
 def transcription_form(
