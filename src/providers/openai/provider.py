@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import ClassVar
 
+import httpx
+
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -92,15 +94,8 @@ class OpenAIProvider(Provider):
             json=payload,
         ) as response:
             if not sse:
-                content_type = response.headers.get("content-type")
-                first = True
-                async for chunk in iter_body(self.id, response):
-                    if first:
-                        speech.check_audio(request.format, chunk, content_type)
-                        first = False
+                async for chunk in self._checked_audio(request.format, response):
                     yield chunk, None
-                if first:
-                    speech.check_audio(request.format, b"", content_type)
                 return
             async for event in iter_sse(self.id, response):
                 chunk, usage = speech.parse_speech_event(event.data)
@@ -108,6 +103,22 @@ class OpenAIProvider(Provider):
                 if usage is not None:
                     return  # speech.audio.done: whether [DONE] follows is undocumented
             raise ProviderError(self.id, ErrorClass.CONNECTION, "speech stream ended before speech.audio.done")
+
+    async def _checked_audio(self, fmt: str, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The binary body, after its first bytes proved it is the audio container asked for (not an HTML page)."""
+        content_type = response.headers.get("content-type")
+        head: bytes | None = b""
+        async for chunk in iter_body(self.id, response):
+            if head is not None:
+                head += chunk
+                if len(head) < speech.MAGIC_BYTES:
+                    continue
+                speech.check_audio(fmt, head, content_type)
+                chunk, head = head, None
+            yield chunk
+        if head is not None:  # the whole body was shorter than a container signature
+            speech.check_audio(fmt, head, content_type)
+            yield head
 
     def estimate_synthesis_cost(self, request: SynthesisRequest) -> Decimal:
         model = request.model or self.default_tts_model or "tts-1"

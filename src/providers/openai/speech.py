@@ -29,6 +29,7 @@ MIN_SPEED, MAX_SPEED = 0.25, 4.0
 
 # What each container starts with: a 2xx whose body starts otherwise is not the audio we asked for.
 _MAGIC = {"wav": (b"RIFF",), "opus": (b"OggS",), "mp3": (b"ID3", b"\xff")}
+MAGIC_BYTES = 4  # enough of the body to check any signature above
 
 
 def is_character_billed(model: str) -> bool:
