@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from gateway.audio import measure_duration
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -33,6 +34,7 @@ SPEAK_PATH = "/v1/speak"
 LISTEN_PATH = "/v1/listen"
 PROBE_PATH = "/v1/projects"
 
+STT_MODEL_FAMILIES = ("nova", "enhanced", "base")
 LINEAR16_RATES = frozenset({8000, 16000, 24000, 32000, 48000})
 DEFAULT_LINEAR16_RATE = 24000  # Deepgram's default for linear16; sent explicitly so the rate is never a guess
 
@@ -135,11 +137,12 @@ def billed_characters(headers: Mapping[str, str], text: str) -> int:
     return int(value) if value and value.strip().isdigit() else len(text)
 
 
-def pcm_duration(request: SynthesisRequest, audio: bytes) -> float | None:
-    """Raw linear16 has a known rate (we asked for it): its duration is exact. Containers are measured elsewhere."""
-    if request.format != "pcm":
-        return None
-    return len(audio) / (2 * (request.sample_rate or DEFAULT_LINEAR16_RATE))
+def audio_duration(request: SynthesisRequest, audio: bytes) -> float | None:
+    """Seconds of synthesized audio from its own headers; raw PCM at the rate we asked the vendor for."""
+    content_type = (
+        f"audio/pcm; rate={request.sample_rate or DEFAULT_LINEAR16_RATE}" if request.format == "pcm" else None
+    )
+    return measure_duration(audio, content_type)
 
 
 def check_audio_response(content_type: str | None) -> None:
@@ -150,6 +153,12 @@ def check_audio_response(content_type: str | None) -> None:
 
 
 # -- pure wire format: speech-to-text ---------------------------------------------------------------------------
+def stt_model(request: TranscriptionRequest, default: str) -> str:
+    """The requested model when it is a Deepgram one; another vendor's model name (``whisper-1``) is ignored."""
+    model = request.model or ""
+    return model if model.startswith(STT_MODEL_FAMILIES) else default
+
+
 def listen_params(request: TranscriptionRequest, model: str) -> dict[str, str]:
     flag = {True: "true", False: "false"}
     params = {
@@ -277,7 +286,7 @@ class DeepgramProvider(Provider):
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=model,
             characters=billed_characters(response.headers, request.text),
-            duration=pcm_duration(request, response.content),
+            duration=audio_duration(request, response.content),
         )
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:
@@ -288,7 +297,7 @@ class DeepgramProvider(Provider):
                 yield chunk
 
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
-        model = request.model or self.default_stt_model or "nova-3"
+        model = stt_model(request, self.default_stt_model or "nova-3")
         kwargs = self._request(
             call,
             "POST",

@@ -45,25 +45,10 @@ _AURA2 = {
     "nl": "rhea sander beatrix",
     "ja": "izanami fujin",
 }
+_AURA1 = "asteria luna stella athena hera orion arcas perseus angus orpheus helios zeus"
 MODELS = frozenset(
     [f"aura-2-{voice}-{lang}" for lang, voices in _AURA2.items() for voice in voices.split()]
-    + [
-        f"aura-{voice}-en"
-        for voice in [
-            "asteria",
-            "luna",
-            "stella",
-            "athena",
-            "hera",
-            "orion",
-            "arcas",
-            "perseus",
-            "angus",
-            "orpheus",
-            "helios",
-            "zeus",
-        ]
-    ]
+    + [f"aura-{voice}-en" for voice in _AURA1.split()]
 )
 
 # Deepgram error bodies by status, in the shape the vendor uses for each (legacy, modern, or the 503 variant).

@@ -235,12 +235,15 @@ async def test_synthesize_returns_real_audio_per_format(
     assert "model=aura-2-orion-en" in sent.query
 
 
-async def test_synthesize_wav_and_pcm_honour_the_sample_rate(call: Call) -> None:
+async def test_synthesize_wav_and_pcm_honour_the_sample_rate(call: Call, server: FakeServer) -> None:
+    server.state.options["seconds"] = 0.75
     wav = await provider.synthesize(call, SynthesisRequest(text="Hello", format="wav", sample_rate=16000))
-    assert wav_sample_rate(wav.audio) == 16000
+    assert wav_sample_rate(wav.audio) == 16000 and wav.duration == pytest.approx(0.75)
     pcm = await provider.synthesize(call, SynthesisRequest(text="Hello", format="pcm", sample_rate=8000))
     assert pcm.content_type == "audio/pcm"
-    assert pcm.duration == pytest.approx(len(pcm.audio) / 16000)
+    assert pcm.duration == pytest.approx(0.75, abs=1e-3)
+    mp3 = await provider.synthesize(call, SynthesisRequest(text="Hello", format="mp3"))
+    assert mp3.duration == pytest.approx(0.75, abs=0.03)
 
 
 async def test_billed_characters_come_from_dg_char_count(call: Call, server: FakeServer) -> None:
