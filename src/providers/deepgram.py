@@ -71,7 +71,7 @@ NOVA3_PER_SECOND = Decimal("0.0043") / 60
 PRICES = PrefixPriceTable(
     as_of="2026-05-04",
     prices={
-        "aura-2-": {Unit.CHARACTER: AURA2_PER_CHAR},
+        "aura-2": {Unit.CHARACTER: AURA2_PER_CHAR},
         "aura-": {Unit.CHARACTER: AURA1_PER_CHAR},
         "nova-3": {Unit.AUDIO_SECOND: NOVA3_PER_SECOND},
         "*": {Unit.CHARACTER: AURA2_PER_CHAR, Unit.AUDIO_SECOND: NOVA3_PER_SECOND},

@@ -285,7 +285,8 @@ class ElevenLabsProvider(Provider):
         model = request.model if request.model and request.model.startswith("scribe") else self.default_stt_model
         model = model or "scribe_v1"
         content_type = request.content_type or "application/octet-stream"
-        upload = (AUDIO_FILENAMES.get(content_type, "audio"), request.audio, content_type)
+        filename = AUDIO_FILENAMES.get(content_type.split(";")[0].strip().lower(), "audio")
+        upload = (filename, request.audio, content_type)
         kwargs = self._request(call, "POST", STT_PATH, data=transcription_form(request, model), files={"file": upload})
         response = await send(call.http, self.id, **kwargs)
         return parse_transcription(parse_json(self.id, response), request, model)

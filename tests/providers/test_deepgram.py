@@ -184,6 +184,8 @@ def test_describe_error_reads_every_deepgram_error_shape(
 def test_prices_follow_the_model_family() -> None:
     assert provider.prices.for_model("aura-2-nestor-es")[Unit.CHARACTER] == AURA2_PER_CHAR == Decimal("0.00003")
     assert provider.prices.for_model("aura-asteria-en")[Unit.CHARACTER] == AURA1_PER_CHAR == Decimal("0.000015")
+    assert provider.estimate_synthesis_cost(SynthesisRequest(text="x" * 1000, model="aura-2")) == Decimal("0.03")
+    assert provider.estimate_synthesis_cost(SynthesisRequest(text="x" * 1000)) == Decimal("0.03")
     assert provider.prices.for_model("nova-3")[Unit.AUDIO_SECOND] * 60 == Decimal("0.0043")
 
 
