@@ -133,7 +133,10 @@ async def test_chunks_split_inside_characters_and_line_endings(server: FakeServe
 async def test_cut_stream_raises_connection_after_complete_events(server: FakeServer) -> None:
     seen: list[tuple[str, str]] = []
     with pytest.raises(ProviderError) as caught:
-        async with httpx.AsyncClient() as http, open_stream(http, "test", "GET", f"{server.url}/cut", timeout=2) as r:
+        async with (
+            httpx.AsyncClient(verify=False) as http,
+            open_stream(http, "test", "GET", f"{server.url}/cut", timeout=2) as r,
+        ):
             async for event in iter_sse("test", r):
                 seen.append(event)
     assert caught.value.error_class is ErrorClass.CONNECTION
