@@ -234,3 +234,22 @@ async def failovers(
     rows = await list_failovers(found.gateway.runtime.db, workspaceId, limit)
     return JSONResponse({"failovers": rows})
 
+
+
+class PlatformSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pricingMarkupPercentage: float | None = Field(default=None, ge=0, le=1000)
+    builtinFallbackEnabled: StrictBool | None = None
+
+
+@router.put("/admin/platform/settings")
+async def put_platform_settings(request: Request, found: Caller = Depends(admin_caller)) -> dict[str, Any]:
+    body = await json_body(request, PlatformSettings)
+    values = {
+        "pricing_markup_percentage": None if body.pricingMarkupPercentage is None else str(body.pricingMarkupPercentage),
+        "builtin_fallback_enabled": None if body.builtinFallbackEnabled is None else str(body.builtinFallbackEnabled).lower(),
+    }
+    await found.gateway.provider_configs.put_settings({k: v for k, v in values.items() if v is not None})
+    found.gateway.directory.invalidate()
+    return await found.gateway.provider_configs.settings()

@@ -114,3 +114,16 @@ class ProviderConfigStore:
 
     async def settings(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in await self.db.all("SELECT key, value FROM platform_settings")}
+
+    async def put_settings(self, values: dict[str, str]) -> None:
+        now = self._now()
+        await self.db.batch(
+            [
+                (
+                    "INSERT INTO platform_settings (key, value, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (key, value, now),
+                )
+                for key, value in values.items()
+            ]
+        )
