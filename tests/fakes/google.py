@@ -71,11 +71,11 @@ def fault_response(fault: Fault, state: FakeState) -> JSONResponse:
     return error_response(fault.status, message, details, headers)
 
 
-def check_key(request: Request) -> JSONResponse | None:
+def check_key(request: Request, expected: str = API_KEY) -> JSONResponse | None:
     key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
     if not key:
         return error_response(403, "The request is missing a valid API key.")
-    if key != API_KEY:
+    if key != expected:
         info = {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "API_KEY_INVALID",
