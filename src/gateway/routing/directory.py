@@ -141,13 +141,19 @@ class ProviderDirectory:
                 return None
             credentials = env_credentials
         else:
-            base = env_credentials or Credentials(
-                api_key=None, base_url=(self.env.get(provider.env_base_url) or provider.default_base_url).rstrip("/")
-            )
-            credentials = replace(base, api_key=key)
+            credentials = self._with_key(provider, key)
         if config.get("baseUrl"):
             credentials = replace(credentials, base_url=str(config["baseUrl"]).rstrip("/"))
         return Candidate(provider, credentials, priority, source, config)
+
+    def _with_key(self, provider: Provider, key: str) -> Credentials:
+        """Credentials as the environment would give them (base URLs, regions and other extras) with a stored key."""
+        if provider.env_key:
+            found = provider.credentials_from_env({**self.env, provider.env_key: key})
+            if found is not None:
+                return replace(found, api_key=key)
+        base_url = (self.env.get(provider.env_base_url) or provider.default_base_url).rstrip("/")
+        return Credentials(api_key=key, base_url=base_url)
 
     def _open(self, sealed: str, provider_id: str, level: str) -> str | None:
         if self.box is None:
