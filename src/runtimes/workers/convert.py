@@ -37,9 +37,10 @@ def _convert(value: Any, js_proxy: type, jsnull: Any) -> Any:
     if value is None or value is jsnull:
         return None
     if isinstance(value, js_proxy):
-        value = value.to_py()
-        if isinstance(value, js_proxy):  # no Python equivalent (a class instance): leave it to the caller
-            return value
+        converted = value.to_py()
+        if isinstance(converted, js_proxy):  # no Python equivalent (a class instance): leave it to the caller
+            return converted
+        return _convert(converted, js_proxy, jsnull)
     if isinstance(value, dict):  # includes the SDK's JsDict: hand the core a plain dict
         return {str(k): _convert(v, js_proxy, jsnull) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -14,6 +14,7 @@ may only hold six at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
@@ -89,10 +90,8 @@ class _JsBodyStream(httpx.AsyncByteStream):
 
     def _abort(self) -> None:
         self._finished = True
-        try:
+        with contextlib.suppress(Exception):  # already settled: nothing left to release
             self._controller.abort()
-        except Exception:  # noqa: BLE001 - already settled; nothing left to release
-            pass
 
     async def aclose(self) -> None:
         if not self._finished:  # closed before the end: stop the download and free the connection

@@ -23,6 +23,7 @@ Everything the code under test does is recorded, so tests assert on what crossed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import http.client
 import json
@@ -426,7 +427,7 @@ class ExecutionContext:
     def __init__(self) -> None:
         self.waited: list[Any] = []
 
-    def waitUntil(self, awaitable: Any) -> None:  # noqa: N802 - the JS name
+    def waitUntil(self, awaitable: Any) -> None:
         if not hasattr(awaitable, "__await__"):
             raise TypeError("waitUntil needs a promise (a Python awaitable converts to one)")
         self.waited.append(awaitable)
@@ -457,12 +458,12 @@ class JsWebSocket(JsProxy):
     def accept(self) -> None:
         self.accepted = True
 
-    def addEventListener(self, event: str, listener: Any) -> None:  # noqa: N802
+    def addEventListener(self, event: str, listener: Any) -> None:
         if not isinstance(listener, PyProxy):
             raise JsException("Error", "a bare Python function becomes a borrowed proxy, destroyed after one call")
         self.listeners.setdefault(event, []).append(listener)
 
-    def removeEventListener(self, event: str, listener: Any) -> None:  # noqa: N802
+    def removeEventListener(self, event: str, listener: Any) -> None:
         if listener in self.listeners.get(event, []):
             self.listeners[event].remove(listener)
 
@@ -644,16 +645,16 @@ class DurableObjectStorage(_Binding):
     async def put(self, key: str, value: Any) -> None:
         self.data[key] = copy.deepcopy(_rpc_in(value))
 
-    async def getAlarm(self) -> Any:  # noqa: N802
+    async def getAlarm(self) -> Any:
         return self.alarm
 
-    async def setAlarm(self, when: float) -> None:  # noqa: N802
+    async def setAlarm(self, when: float) -> None:
         if not isinstance(when, (int, float)):
             raise JsException("TypeError", "setAlarm() takes epoch milliseconds or a Date")
         self.alarm = when
         self.alarm_history.append(when)
 
-    async def deleteAlarm(self) -> None:  # noqa: N802
+    async def deleteAlarm(self) -> None:
         self.alarm = None
 
 
@@ -688,7 +689,7 @@ class DurableObjectNamespace(_Binding):
         self.states: dict[str, DurableObjectState] = {}
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
-    def getByName(self, name: str) -> RpcStub:  # noqa: N802
+    def getByName(self, name: str) -> RpcStub:
         if name not in self.objects:
             self.states[name] = DurableObjectState()
             self.objects[name] = self._factory(self.states[name])
@@ -729,10 +730,9 @@ class AsgiStandIn:
                 stopped.set_result(None)
 
         async def run() -> None:
-            try:
+            # Like the SDK: an app that raises before acknowledging startup has no lifespan support.
+            with contextlib.suppress(Exception):
                 await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send)
-            except Exception:
-                pass
             if not started.done():
                 started.set_result(False)  # returned without acknowledging: no lifespan support
             if not stopped.done():

@@ -172,7 +172,7 @@ async def test_vendor_audio_stream_through_the_transport(client):
     state = openai_fake.FakeState()
     state.options["chunks"] = 4
     with FakeServer(openai_fake.create_app(state), state) as vendor:
-        request = {"model": sorted(openai_fake.SPEECH_MODELS)[0], "input": "Hello from the edge.", "voice": "alloy"}
+        request = {"model": min(openai_fake.SPEECH_MODELS), "input": "Hello from the edge.", "voice": "alloy"}
         headers = {"Authorization": f"Bearer {openai_fake.API_KEY}"}
         pieces = []
         async with client.stream("POST", f"{vendor.url}/v1/audio/speech", json=request, headers=headers) as response:

@@ -1,0 +1,44 @@
+"""``ProviderHealthMonitor``: the global vendor-health Durable Object. Only delegation to the core's monitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers import DurableObject
+
+from runtimes.workers.convert import to_python
+from runtimes.workers.d1 import D1Database
+from runtimes.workers.do_storage import DurableObjectStorage
+
+
+class ProviderHealthMonitor(DurableObject):
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        from gateway.health.monitor import HealthMonitor  # the core's logic; imported here, not at module import
+        from gateway.ports import SystemClock
+
+        self.clock = SystemClock()
+        self.monitor = HealthMonitor(DurableObjectStorage(ctx.storage), self.clock, db=D1Database(env.DB))
+
+    async def report(self, observations: Any) -> None:
+        await self.monitor.report(to_python(observations) or [])
+        await self._ensure_alarm()
+
+    async def snapshot(self) -> dict[str, dict[str, Any]]:
+        return await self.monitor.snapshot()
+
+    async def tick(self) -> None:
+        """Called by the cron trigger: do the periodic work now and re-arm the alarm."""
+        await self._schedule(await self.monitor.on_alarm())
+
+    async def alarm(self, alarm_info: Any = None) -> None:
+        await self._schedule(await self.monitor.on_alarm())
+
+    async def _schedule(self, next_ms: float | None) -> None:
+        if next_ms:
+            await self.ctx.storage.setAlarm(next_ms)
+
+    async def _ensure_alarm(self) -> None:
+        # Alarms are the object's only timer (no setTimeout survives eviction); the first report starts the chain.
+        if to_python(await self.ctx.storage.getAlarm()) is None:
+            await self.ctx.storage.setAlarm(int(self.clock.time() * 1000))

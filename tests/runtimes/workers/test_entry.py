@@ -1,0 +1,158 @@
+"""``entry.Default``: requests go to ``workers.asgi`` with env and ctx; one runtime and app per isolate."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from gateway.ports import Runtime
+
+from . import standins
+
+ADMIN_TOKEN = "admin-test-token"
+
+
+def make_env(sqlite_conn: Any, **extra: Any) -> standins.Env:
+    import health_do
+
+    env = standins.Env(
+        DB=standins.D1Database(sqlite_conn),
+        KV=standins.KVNamespace(),
+        ADMIN_TOKEN=ADMIN_TOKEN,
+        ENVIRONMENT="test",
+        MAX_AUDIO_BYTES=1024,  # [vars] may be numbers
+        **extra,
+    )
+    env.PROVIDER_HEALTH = standins.DurableObjectNamespace(lambda state: health_do.ProviderHealthMonitor(state, env))
+    return env
+
+
+def body_of(response: standins.JsResponse) -> Any:
+    async def read() -> bytes:
+        return b"".join([c.to_bytes() async for c in response.body])
+
+    return read()
+
+
+async def test_importing_entry_does_no_io(sdk, monkeypatch):
+    def no_sockets(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a connection was attempted at import time")
+
+    monkeypatch.setattr(socket.socket, "connect", no_sockets)
+    monkeypatch.setattr(socket, "getaddrinfo", no_sockets)
+    import entry
+
+    assert entry._app is None
+    assert sdk.network.sent == [] and sdk.asgi.calls == []
+    assert issubclass(entry.ProviderHealthMonitor, standins.DurableObject)
+    assert issubclass(entry.WorkspaceLimiter, standins.DurableObject)
+    assert issubclass(entry.Default, standins.WorkerEntrypoint)
+
+
+@pytest.fixture
+def small_app(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Replace the core app with a tiny one that shows what the runtime gave it."""
+    import entry
+
+    seen: dict[str, Any] = {"built": 0, "shutdowns": 0, "runtime": None}
+
+    def create_app(runtime: Runtime) -> FastAPI:
+        seen["built"] += 1
+        seen["runtime"] = runtime
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+            yield
+            seen["shutdowns"] += 1
+
+        app = FastAPI(lifespan=lifespan)
+
+        @app.get("/probe")
+        async def probe() -> dict[str, Any]:
+            runtime.tasks.spawn(asyncio.sleep(0))
+            await runtime.kv.put("seen", "yes")
+            return {"environment": runtime.env.get("ENVIRONMENT"), "max": runtime.env.get("MAX_AUDIO_BYTES"),
+                    "ai": "AI" in runtime.extras}
+
+        return app
+
+    monkeypatch.setattr(entry, "create_app", create_app)
+    monkeypatch.setattr(entry, "_app", None)
+    return seen
+
+
+async def test_fetch_hands_the_request_to_asgi_and_builds_once(sdk, sqlite_conn, small_app):
+    import entry
+
+    ai = object()
+    env = make_env(sqlite_conn, AI=ai)
+    responses, contexts = [], []
+    for _ in range(2):  # the runtime creates an entrypoint instance per request
+        ctx = standins.ExecutionContext()
+        contexts.append(ctx)
+        request = standins.IncomingRequest("GET", "https://gw.example.workers.dev/probe")
+        responses.append(await entry.Default(ctx, env).fetch(request))
+
+    assert small_app["built"] == 1
+    assert [call[0] for call in sdk.asgi.calls] == ["fetch", "fetch"]
+    for call, ctx in zip(sdk.asgi.calls, contexts):
+        _, app, _, passed_env, passed_ctx = call
+        assert app is entry._app and passed_env is env and passed_ctx is ctx
+    for response in responses:
+        assert response.status == 200
+        assert json.loads(await body_of(response)) == {"environment": "test", "max": "1024", "ai": True}
+    assert [len(ctx.waited) for ctx in contexts] == [1, 1]  # each request's background work joined its own ctx
+    assert env.KV.data == {"seen": "yes"}
+    assert small_app["runtime"].extras == {"AI": ai}
+    assert small_app["shutdowns"] == 0  # the SDK's per-request lifespan never reaches the app's shutdown
+
+
+async def test_websocket_upgrades_go_to_asgi_websocket(sdk, sqlite_conn, small_app):
+    import entry
+
+    env = make_env(sqlite_conn)
+    request = standins.IncomingRequest("GET", "https://gw.example.workers.dev/voice/realtime",
+                                       headers={"Upgrade": "WebSocket"})
+    response = await entry.Default(standins.ExecutionContext(), env).fetch(request)
+    assert response.status == 101
+    assert sdk.asgi.calls[0][0] == "websocket" and sdk.asgi.calls[0][3] is env
+
+
+async def test_scheduled_ticks_the_health_object(sdk):
+    import entry
+
+    ticks: list[str] = []
+
+    class HealthObject:
+        async def tick(self) -> None:
+            ticks.append("tick")
+
+    env = standins.Env(PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: HealthObject()))
+    ctx = standins.ExecutionContext()
+    await entry.Default(ctx, env).scheduled(object(), env, ctx)
+    assert ticks == ["tick"]
+
+
+async def test_real_app_end_to_end_through_the_entry(sdk, sqlite_conn, monkeypatch):
+    """The core app, built from Workers-backed ports: D1 on sqlite, the health object over RPC."""
+    import entry
+
+    monkeypatch.setattr(entry, "_app", None)
+    env = make_env(sqlite_conn)
+    ctx = standins.ExecutionContext()
+    live = await entry.Default(ctx, env).fetch(standins.IncomingRequest("GET", "https://gw.example/health"))
+    assert live.status == 200 and json.loads(await body_of(live))["status"] == "ok"
+
+    detailed = await entry.Default(ctx, env).fetch(standins.IncomingRequest(
+        "GET", "https://gw.example/health/detailed", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}))
+    payload = json.loads(await body_of(detailed))
+    assert detailed.status == 200, payload
+    assert payload["store"]["reachable"] is True  # SELECT 1 went through D1Database to sqlite
+    assert ("snapshot", ()) in env.PROVIDER_HEALTH.calls  # vendor health came from the Durable Object
+    assert detailed.headers.get("x-request-id")
