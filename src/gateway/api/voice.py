@@ -14,6 +14,7 @@ from gateway.billing import Charge, usage_row
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
+from gateway.speech import same_model, transcribe_audio
 from providers import PROVIDER_IDS, get_provider
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -21,8 +22,6 @@ from providers.base import (
     Capability,
     SynthesisRequest,
     SynthesisResult,
-    TranscriptionRequest,
-    TranscriptionResult,
     Unit,
 )
 
@@ -170,59 +169,11 @@ async def transcribe(request: Request, found: Caller = Depends(workspace_caller)
     data = await read_body(request, gateway.settings.max_audio_bytes)
     if not data:
         raise InvalidRequest("the request body is empty; send the audio bytes as the body")
-    fmt = audio.sniff_format(data)
-    if fmt is None:
-        raise InvalidRequest("the body is not audio in a format we recognise (wav, mp3, ogg, flac, webm, mp4)")
-    content_type = audio.content_type_for(fmt)
-    duration = audio.measure_duration(data, content_type)
-    stt = TranscriptionRequest(
-        audio=data,
-        content_type=content_type,
-        language=language,
-        model=model,
-        punctuate=punctuate,
+    done = await transcribe_audio(
+        found, data, language=language, pinned=pinned, model_for=same_model(model), punctuate=punctuate,
         diarize=diarize,
-        duration=duration,
-    )
-    candidates = await select_candidates(
-        gateway,
-        found.workspace_id,
-        Capability.STT,
-        pinned=pinned,
-        can_serve=lambda c: True,
-        estimate=lambda c: c.provider.prices.cost(
-            model or c.provider.default_stt_model or "*", {Unit.AUDIO_SECOND: duration or 60}
-        ),
-    )
-
-    async def attempt(candidate: Candidate, call: Call) -> TranscriptionResult:
-        return await candidate.provider.transcribe(call, stt)
-
-    policy = gateway.policy()
-    if duration:  # STT work scales with the audio: allow a minute of processing per ten minutes of audio
-        policy.attempt_timeout = max(policy.attempt_timeout, min(policy.deadline, 10 + duration / 10))
-    outcome = await gateway.failover.run(
-        candidates, attempt, policy=policy, request_id=found.request_id, workspace_id=found.workspace_id
-    )
-    assert outcome.result is not None and outcome.winner is not None
-    result, provider = outcome.result, outcome.winner.provider
-    charge = Charge(provider.transcription_cost(result), await gateway.markup_for(found.workspace))
-    gateway.recorder.record_usage(
-        usage_row(
-            request_id=found.request_id,
-            workspace_id=found.workspace_id,
-            api_key_id=found.principal.key_id,
-            provider=provider.id,
-            resource="stt",
-            model=result.model,
-            charge=charge,
-            unit_prices=dict(provider.prices.for_model(result.model)),
-            created_at_ms=int(gateway.runtime.clock.time() * 1000),
-            audio_seconds=round(result.duration, 3),
-            input_tokens=result.usage.get(Unit.INPUT_TOKEN),
-            output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
-        )
-    )
+    )  # fmt: skip
+    result, provider, charge = done.result, done.provider, done.charge
     payload: dict[str, Any] = {
         "text": result.text,
         "words": [w.to_json() for w in result.words],
@@ -237,7 +188,7 @@ async def transcribe(request: Request, found: Caller = Depends(workspace_caller)
         payload["language"] = result.language
     return JSONResponse(
         payload,
-        headers={"X-Provider": provider.id, "X-Cost": charge.header(), "X-Attempts": str(outcome.count)},
+        headers={"X-Provider": provider.id, "X-Cost": charge.header(), "X-Attempts": str(done.attempts)},
     )
 
 
