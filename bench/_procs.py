@@ -1,0 +1,111 @@
+"""Helpers for benchmarks: run a vendor fake and the local gateway as separate processes, drive them with wrk."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**ENV, **(env or {})}, cwd=cwd)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_http(self, url: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("process exited:\n" + "\n".join(self.lines))
+            try:
+                httpx.get(url, timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("process did not start:\n" + "\n".join(self.lines))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_fake(vendor: str) -> tuple[Process, str]:
+    port = free_port()
+    proc = Process([sys.executable, "-m", "bench.serve_fake", vendor, str(port)])
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_http(url + "/")
+    return proc, url
+
+
+def start_gateway(env: dict[str, str]) -> tuple[Process, str, str, Path]:
+    port = free_port()
+    state = Path(tempfile.mkdtemp(prefix="vgw-bench-"))
+    proc = Process([sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(port), "--state-dir",
+                    str(state), "--log-level", "warning"], env=env, cwd=str(state))
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_http(url + "/health")
+    key = next(line.split("VGW_KEY=", 1)[1] for line in proc.lines if "VGW_KEY=" in line)
+    return proc, url, key, state
+
+
+def wrk(url: str, body: str, headers: dict[str, str], *, connections: int, seconds: int, threads: int = 1) -> dict:
+    """Run wrk with a POST body; returns requests/s and latency percentiles in ms."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    lua = "wrk.method = 'POST'\nwrk.body = [[" + body + "]]\n" + "".join(
+        f"wrk.headers['{k}'] = '{v}'\n" for k, v in headers.items()
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(lua)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", fh.name, url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    os.unlink(fh.name)
+    return parse_wrk(out)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out: str) -> dict:
+    result: dict = {"raw": out}
+    result["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
+        if m:
+            result[f"p{pct}"] = _ms(m.group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non2xx"] = int(errors.group(1)) if errors else 0
+    return result
