@@ -34,8 +34,7 @@ def to_d1_value(value: Any) -> Any:
     raise TypeError(f"D1 cannot bind a {type(value).__name__}")
 
 
-def _row(raw: Any) -> Row:
-    row = to_python(raw)
+def _row(row: dict[str, Any]) -> Row:
     # Scalar columns only exist in SQL; a list in a cell is how D1 returns a BLOB.
     return {k: bytes(v) if isinstance(v, list) else v for k, v in row.items()}
 
@@ -59,8 +58,8 @@ class D1Database:
         return [_row(r) for r in result.get("results") or []]
 
     async def first(self, sql: str, *params: Any) -> Row | None:
-        raw = await self._prepare(sql, params).first()
-        return None if to_python(raw) is None else _row(raw)
+        row = to_python(await self._prepare(sql, params).first())
+        return None if row is None else _row(row)
 
     async def run(self, sql: str, *params: Any) -> RunResult:
         return _run_result(await self._prepare(sql, params).run())
