@@ -54,8 +54,14 @@ async def llm(
     """OpenAI, Anthropic and Workers AI configured for LLM (cost order: OpenAI, Workers AI, Anthropic)."""
     async for harness in make_gateway(llm_env(openai_fake, anthropic_fake, workers_ai_fake)):
         yield harness
-    anthropic_fake.state.reset()
-    workers_ai_fake.state.reset()
+
+
+@pytest.fixture(autouse=True)
+def _reset_llm_fakes(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    for name in ("anthropic_fake", "workers_ai_fake"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).state.reset()
 
 
 def micros(usd: Decimal) -> int:

@@ -4,8 +4,10 @@ fakes on loopback behind it: speech, transcriptions, chat (plain and streamed), 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -19,6 +21,7 @@ from tests.fakes import anthropic as anthropic_fake_app
 from tests.fakes import openai as openai_fake_app
 from tests.fakes.audio import sine_wav
 from tests.fakes.harness import FakeServer, FakeState, Fault
+from tests.test_local_server import LocalServer
 
 TEXT = "Hello from the OpenAI-compatible gateway."
 MARKUP = Decimal("1.2")
@@ -43,7 +46,13 @@ async def gw(
            "ANTHROPIC_BASE_URL": anthropic_fake.url}  # fmt: skip
     async for harness in make_gateway(env):
         yield harness
-    anthropic_fake.state.reset()
+
+
+@pytest.fixture(autouse=True)
+def _reset_anthropic(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "anthropic_fake" in request.fixturenames:
+        request.getfixturevalue("anthropic_fake").state.reset()
 
 
 def sdk_for(gw: GatewayHarness, api_key: str | None = None) -> openai.AsyncOpenAI:
@@ -76,7 +85,7 @@ async def test_speech_through_the_sdk(gw: GatewayHarness, sdk: openai.AsyncOpenA
     assert audio[:2] == b"\xff\xfb" and len(audio) > 1000  # MPEG frames
     sent = json.loads(openai_fake.state.requests[-1].body)
     assert (sent["model"], sent["voice"], sent["input"]) == ("tts-1", "alloy", TEXT)
-    expected = Decimal("15") / 1_000_000 * len(TEXT) * MARKUP  # tts-1 list price × characters × markup
+    expected = Decimal(15) / 1_000_000 * len(TEXT) * MARKUP  # tts-1 list price × characters × markup
     assert Decimal(raw.headers["x-cost"]) == expected.quantize(Decimal("0.000001"))
     rows = await usage_rows(gw)
     assert [(r["provider"], r["resource"], r["characters"]) for r in rows] == [("openai", "tts", len(TEXT))]
@@ -371,3 +380,41 @@ def test_multipart_rejects_broken_forms() -> None:
     with pytest.raises(InvalidRequest, match="more than"):
         many = httpx.Request("POST", "http://x", data={f"f{i}": "v" for i in range(40)}, files={"file": ("a", b"x")})
         parse_form(many.read(), many.headers["content-type"])
+
+
+# -- over real HTTP ------------------------------------------------------------------------------------------------
+def test_sdk_streams_chat_incrementally_over_real_http(
+    tmp_path: Path, openai_fake: FakeServer, deepgram_fake: FakeServer, anthropic_fake: FakeServer
+) -> None:
+    """The real local server on a socket: the SDK sees chunks as the vendor sends them (not one buffered body), and a
+    vendor failing before its first chunk is replaced by the next one within the same streamed request."""
+    env = {**vendor_env(openai_fake, deepgram_fake), "ANTHROPIC_API_KEY": anthropic_fake_app.API_KEY,
+           "ANTHROPIC_BASE_URL": anthropic_fake.url, "ADMIN_TOKEN": "admin-for-compat", "ATTEMPT_TIMEOUT_SECONDS": "2",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}  # fmt: skip
+    server = LocalServer(tmp_path, env)
+    try:
+        server.wait_ready()
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=server.dev_key(), max_retries=0, timeout=10)
+        openai_fake.state.options.update(reply="one two three four five", chunk_delay=0.15)
+        started = time.monotonic()
+        arrivals: list[tuple[float, str]] = []
+        stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                arrivals.append((time.monotonic() - started, chunk.choices[0].delta.content))
+            elif chunk.usage is not None:
+                assert chunk.usage.completion_tokens == 5
+        assert "".join(text for _, text in arrivals) == "one two three four five"
+        assert arrivals[-1][0] - arrivals[0][0] >= 0.4  # spread out as the vendor paced them
+
+        openai_fake.state.options.clear()
+        openai_fake.state.fail(Fault("status", status=503))
+        with client.chat.completions.with_streaming_response.create(
+            model="auto", messages=MESSAGES, stream=True  # type: ignore[arg-type]
+        ) as response:
+            assert (response.headers["x-provider"], response.headers["x-attempts"]) == ("anthropic", "2")
+            text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+        assert text == anthropic_fake_app.DEFAULT_REPLY
+        client.close()
+    finally:
+        server.stop()
