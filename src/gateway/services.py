@@ -8,8 +8,11 @@ from decimal import Decimal
 
 from gateway.auth import Authenticator
 from gateway.health.client import HealthClient
+from gateway.limits.service import LimitsService
+from gateway.limits.wiring import build_limits, key_cache_seconds
 from gateway.ports import Runtime
 from gateway.recorder import Recorder
+from gateway.routing.breaker import BreakerPolicy, Breakers
 from gateway.routing.directory import ProviderDirectory
 from gateway.routing.failover import FailoverPolicy, FailoverRunner
 from gateway.secrets_box import SecretBox
@@ -36,6 +39,7 @@ class Gateway:
     health: HealthClient
     failover: FailoverRunner
     box: SecretBox | None
+    limits: LimitsService
 
     def __post_init__(self) -> None:
         self._workspace_cache: dict[str, tuple[Workspace | None, float]] = {}
@@ -76,21 +80,29 @@ class Gateway:
         provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
         recorder = Recorder(runtime.db, runtime.tasks, runtime.clock)
         health = HealthClient(runtime.health, runtime.tasks, runtime.clock)
+        usage = UsageStore(runtime.db)
+        limits = build_limits(runtime, usage)
+        recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded
+        key_cache = key_cache_seconds(runtime, settings.key_cache_seconds)
         return cls(
             runtime=runtime,
             settings=settings,
             workspaces=workspaces,
             provider_configs=provider_configs,
-            usage=UsageStore(runtime.db),
-            auth=Authenticator(workspaces, settings.admin_token, runtime.clock, settings.key_cache_seconds),
+            usage=usage,
+            auth=Authenticator(workspaces, settings.admin_token, runtime.clock, key_cache),
             directory=ProviderDirectory(
                 provider_configs, runtime.kv, runtime.env, runtime.clock, box, settings.config_cache_seconds,
                 runtime.extras,
             ),
             recorder=recorder,
             health=health,
-            failover=FailoverRunner(health, recorder, runtime.clock, runtime.http, runtime.extras),
+            failover=FailoverRunner(
+                health, recorder, runtime.clock, runtime.http, runtime.extras,
+                Breakers(BreakerPolicy.from_env(runtime.env), runtime.clock),
+            ),
             box=box,
+            limits=limits,
         )
 
     def policy(self) -> FailoverPolicy:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.ports import Clock, KeyValue
+from gateway.routing.breaker import key_fingerprint
 from gateway.secrets_box import SecretBox, SecretBoxError
 from gateway.store.providers import ProviderConfigRow, ProviderConfigStore
 from providers import PROVIDER_IDS, available_provider_ids, get_provider
@@ -33,6 +34,10 @@ class Candidate:
     priority: int
     source: str  # "workspace" | "platform" | "env" | "builtin"
     config: Mapping[str, Any]
+    # sha256 of the key, 12 hex digits: names this credential's circuit breaker (never the key itself)
+    fingerprint: str = "-"
+    # what this request asks of the vendor: latency is observed (and compared) per capability
+    capability: Capability | None = None
 
     @property
     def id(self) -> str:
@@ -75,7 +80,10 @@ class ProviderDirectory:
         return self._settings[0]
 
     async def candidates(self, workspace_id: str, capability: Capability) -> list[Candidate]:
-        return [c for c in await self._all(workspace_id) if capability in c.provider.capabilities]
+        return [
+            replace(c, capability=capability) for c in await self._all(workspace_id)
+            if capability in c.provider.capabilities
+        ]
 
     async def configured(self, workspace_id: str) -> list[Candidate]:
         return await self._all(workspace_id)
@@ -126,7 +134,7 @@ class ProviderDirectory:
         if provider.id in BUILTIN_PROVIDERS:
             if env_credentials is None or not (builtin_enabled or platform is not None or workspace is not None):
                 return None
-            return Candidate(provider, env_credentials, priority, "builtin", config)
+            return Candidate(provider, env_credentials, priority, "builtin", config, key_fingerprint(None))
         key, source = None, "env"
         if workspace is not None and workspace.encrypted_api_key:
             key, source = self._open(workspace.encrypted_api_key, provider.id, "workspace"), "workspace"
@@ -144,7 +152,7 @@ class ProviderDirectory:
             credentials = self._with_key(provider, key)
         if config.get("baseUrl"):
             credentials = replace(credentials, base_url=str(config["baseUrl"]).rstrip("/"))
-        return Candidate(provider, credentials, priority, source, config)
+        return Candidate(provider, credentials, priority, source, config, key_fingerprint(credentials.api_key))
 
     def _with_key(self, provider: Provider, key: str) -> Credentials:
         """Credentials as the environment would give them (base URLs, regions and other extras) with a stored key."""

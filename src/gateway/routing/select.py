@@ -1,9 +1,9 @@
 """Candidates for one request: the vendors this workspace may use for the capability, that can do what was asked,
-honouring a pinned provider, ordered by the workspace's strategy."""
+honouring a pinned provider, ordered by the workspace's strategy. (Which of them are held back — breaker open,
+cooling, globally down — is decided by the failover loop, at the moment it would try them.)"""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -14,7 +14,18 @@ from gateway.services import Gateway
 from providers import PROVIDER_IDS
 from providers.base import Capability
 
-_sequence = itertools.count()
+# Request sequence per (workspace, capability): round-robin and weighted spread each workspace's own requests.
+_sequence: dict[tuple[str, Capability], int] = {}
+MAX_SEQUENCES = 10_000
+
+
+def next_sequence(workspace_id: str, capability: Capability) -> int:
+    key = (workspace_id, capability)
+    value = _sequence.get(key, 0)
+    if key not in _sequence and len(_sequence) >= MAX_SEQUENCES:
+        _sequence.clear()  # bounded memory in a long-lived isolate; a restart of the rotation is harmless
+    _sequence[key] = value + 1
+    return value
 
 
 async def select_candidates(
@@ -46,7 +57,8 @@ async def select_candidates(
         able,
         strategy,
         estimate=estimate,
-        health=gateway.health.cached(),
+        health=gateway.health.routing_view(),
         config=config,
-        counter=next(_sequence),
+        counter=next_sequence(workspace_id, capability),
+        kind=capability.value,
     )

@@ -1,5 +1,15 @@
 """Ordering candidates. Each strategy is a pure function of the candidates and what is known about them, so tests pin
-the ordering on fixed inputs. Ties always fall back to the configured priority, then the registry order."""
+the ordering on fixed inputs. Ties always fall back to the configured priority, then the registry order.
+
+    cost         cheapest estimate for this request first (each adapter prices it in its own unit)
+    latency      lowest observed latency for this kind of request (``latencyByKind``: TTS time to first byte when
+                 streamed) first; then vendors known only by their overall latency (probes); unknown ones last
+    priority     ``config.order`` (a list of ids) first, then the configured priority
+    weighted     the first vendor drawn by ``config.weights`` (an even, deterministic spread over requests), the rest
+                 by weight
+    round_robin  rotate the priority order by one per request
+The built-in engine always stays last.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +37,7 @@ def order_candidates(
     health: Mapping[str, Mapping[str, Any]],
     config: Mapping[str, Any] | None = None,
     counter: int = 0,
+    kind: str | None = None,
 ) -> list[Candidate]:
     """Keyed vendors ordered by ``strategy``; the built-in engine always stays last."""
     keyed = [c for c in candidates if c.source != "builtin"]
@@ -35,7 +46,7 @@ def order_candidates(
     if strategy == "cost":
         keyed.sort(key=lambda c: (estimate(c), *_tiebreak(c)))
     elif strategy == "latency":
-        keyed.sort(key=lambda c: (_latency(health.get(c.id)), *_tiebreak(c)))
+        keyed.sort(key=lambda c: (*_latency(health.get(c.id), kind), *_tiebreak(c)))
     elif strategy == "weighted":
         keyed = _weighted(keyed, config.get("weights") or {}, counter)
     elif strategy == "round_robin":
@@ -53,9 +64,20 @@ def order_candidates(
     return keyed + builtin
 
 
-def _latency(entry: Mapping[str, Any] | None) -> float:
-    value = (entry or {}).get("latencyMs")
-    return float(value) if isinstance(value, (int, float)) else float("inf")
+def _latency(entry: Mapping[str, Any] | None, kind: str | None) -> tuple[int, float]:
+    """(tier, ms): latency observed for this kind of request beats the overall figure (which probes feed, and a
+    model listing is no synthesis), which beats nothing known."""
+    entry = entry or {}
+    by_kind = entry.get("latencyByKind")
+    if kind and isinstance(by_kind, Mapping) and _is_number(by_kind.get(kind)):
+        return (0, float(by_kind[kind]))
+    if _is_number(entry.get("latencyMs")):
+        return (1, float(entry["latencyMs"]))
+    return (2, 0.0)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _weighted(candidates: list[Candidate], weights: Mapping[str, Any], counter: int) -> list[Candidate]:
