@@ -1,9 +1,11 @@
-"""Request ids and the error envelope, as a plain ASGI middleware (no per-request BaseHTTPMiddleware overhead)."""
+"""Request ids, the error envelope and end-of-response callbacks, as a plain ASGI middleware (no per-request
+BaseHTTPMiddleware overhead)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from gateway.ids import new_request_id
@@ -20,6 +22,27 @@ def request_id_of(scope: Scope) -> str:
     return str(state["request_id"])
 
 
+_ON_END = "on_response_end"
+
+
+def on_response_end(scope: Scope, callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the response has ended: after its last body chunk (streams included), after an error
+    response, or when a WebSocket handler returns. Used to release admission tickets."""
+    callbacks = scope.get("state", {}).get(_ON_END)
+    if callbacks is None:
+        raise RuntimeError("on_response_end needs RequestIdMiddleware around the app")
+    callbacks.append(callback)
+
+
+def _run_end_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("end-of-response callback failed")
+    callbacks.clear()
+
+
 class RequestIdMiddleware:
     """Gives every HTTP request an id (``X-Request-Id`` on every response, ``request_id`` in every error) and turns
     any exception that escapes the app into the JSON envelope instead of a bare 500."""
@@ -32,6 +55,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
+        end_callbacks: list[Callable[[], None]] = []
+        scope["state"][_ON_END] = end_callbacks
         header = (b"x-request-id", request_id.encode())
         started = False
 
@@ -45,6 +70,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
+            _run_end_callbacks(end_callbacks)
             log.exception("unhandled error in request %s", request_id)
             if started or scope["type"] != "http":
                 raise
@@ -60,3 +86,5 @@ class RequestIdMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+        finally:
+            _run_end_callbacks(end_callbacks)  # cancellation (client gone): still release

@@ -2,13 +2,15 @@
 
 The request path only appends to an in-memory buffer; a background task (``ctx.waitUntil`` on Workers) flushes
 everything pending in one atomic ``batch``. A failed flush puts its rows back and tries again, so nothing is lost
-while the process lives; ``drain`` flushes on shutdown.
+while the process lives; ``drain`` flushes on shutdown. Listeners in ``on_usage`` see each row as it is recorded
+(the limits service settles a request's reserved budget with its real cost there; listeners never await).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from gateway.ports import BackgroundTasks, Clock, Database, Statement
 from gateway.store.failovers import FailoverEvent, failover_statement
@@ -31,6 +33,7 @@ class Recorder:
         self._flush_scheduled = False
         self._known_periods: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
+        self.on_usage: list[Callable[[UsageRow], None]] = []
 
     @property
     def pending(self) -> int:
@@ -39,6 +42,11 @@ class Recorder:
     def record_usage(self, row: UsageRow) -> None:
         self._usage.append(row)
         self._schedule()
+        for listener in self.on_usage:
+            try:
+                listener(row)
+            except Exception:  # the row is safe in the buffer; a listener's bug must not fail the request
+                log.exception("usage listener failed")
 
     def record_failover(self, event: FailoverEvent) -> None:
         self._failovers.append(event)

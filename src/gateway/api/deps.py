@@ -1,4 +1,5 @@
-"""Shared request plumbing for routers: the gateway services, the caller, JSON bodies."""
+"""Shared request plumbing for routers: the gateway services, the caller (authenticated, and for spending routes
+admitted by the workspace's limits), JSON bodies."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.auth import Principal, bearer_token
 from gateway.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from gateway.limits.admission import admit
+from gateway.limits.service import Ticket
 from gateway.middleware import request_id_of
 from gateway.services import Gateway
 from gateway.store.workspaces import Workspace
@@ -30,6 +33,7 @@ class Caller:
     principal: Principal
     request_id: str
     workspace: Workspace | None
+    ticket: Ticket | None = None  # the admission of a spending request (released when the response ends)
 
     @property
     def workspace_id(self) -> str:
@@ -50,10 +54,17 @@ async def caller(request: Request) -> Caller:
 
 
 async def workspace_caller(request: Request) -> Caller:
-    """Routes that spend: only a workspace key."""
+    """Routes that spend: only a workspace key, and the workspace's limits admit the request (rates per workspace
+    and per key, stream slots, budget and audio quota; 429 otherwise). The admission is released when the response
+    has ended, streamed bodies included. Reads (``GET``) are authenticated but not admitted."""
     found = await caller(request)
     if found.workspace is None:
         raise Forbidden("this endpoint needs a workspace API key, not the admin token")
+    if request.method != "GET":
+        found.ticket = await admit(
+            found.gateway.limits, request.scope, workspace_id=found.workspace.id, key_id=found.principal.key_id,
+            workspace_limits=found.workspace.limits, request_id=found.request_id,
+        )
     return found
 
 

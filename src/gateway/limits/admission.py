@@ -1,0 +1,37 @@
+"""Admission for one HTTP request or WebSocket session, released when its response (or session) ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.limits.service import DEFAULT_ESTIMATE_MICROS, Ask, LimitsService, Ticket
+from gateway.middleware import on_response_end
+
+# HTTP routes whose response is a long stream: they hold a ``concurrentStreams`` slot while the body flows.
+STREAM_PATHS = frozenset({"/voice/stream"})
+
+
+async def admit(
+    limits: LimitsService,
+    scope: dict[str, Any],
+    *,
+    workspace_id: str,
+    key_id: str | None,
+    workspace_limits: dict[str, Any],
+    request_id: str,
+    stream: bool | None = None,
+    estimate_micros: int = DEFAULT_ESTIMATE_MICROS,
+    audio_estimate_ms: int = 0,
+) -> Ticket:
+    """Admit or raise ``RateLimited``/``QuotaExceeded``. The ticket is released when the ASGI call for ``scope``
+    returns (after the last body chunk, or when the WebSocket handler ends); releasing earlier is allowed."""
+    if stream is None:
+        stream = scope.get("type") == "websocket" or scope.get("path") in STREAM_PATHS
+    ticket = await limits.admit(
+        Ask(
+            workspace_id=workspace_id, key_id=key_id, request_id=request_id, limits=workspace_limits,
+            estimate_micros=estimate_micros, audio_estimate_ms=audio_estimate_ms, stream=stream,
+        )
+    )
+    on_response_end(scope, ticket.release)
+    return ticket
