@@ -109,29 +109,38 @@ class LeasingLimits:
 
     # -- admission -----------------------------------------------------------------------------------------------------
     async def admit(self, ask: Ask) -> Ticket:
+        if ask.stream:
+            self._check_refused(ask)
+            lease = await self._acquire(ask, permits=1, slots=1, hold=STREAM_HOLD_SECONDS, shared=False)
+            return self._ticket(lease, ask)
         pair = (ask.workspace_id, ask.key_id)
-        while True:
-            now = self.clock.monotonic()
+        held = self._held.get(pair)
+        if held is not None and held.can_take(self.clock.monotonic(), ask):
+            return self._ticket(held, ask)  # the hot path: no I/O
+        self._check_refused(ask)
+        # One acquire at a time per key: whoever waited re-checks first, and usually finds the new lease.
+        async with self._locks.setdefault(pair, asyncio.Lock()):
             held = self._held.get(pair)
-            if not ask.stream and held is not None and held.can_take(now, ask):
-                return self._ticket(held, ask)  # the hot path: no I/O
-            cached = self._refused.get(pair)
-            if cached is not None and cached[0] > now:
-                raise refused(cached[1], max(cached[0] - now, float(cached[1].get("retryAfter") or 0)))
-            if ask.stream:
-                lease = await self._acquire(ask, permits=1, slots=1, hold=STREAM_HOLD_SECONDS, shared=False)
-                return self._ticket(lease, ask)
-            lock = self._locks.setdefault(pair, asyncio.Lock())
-            if lock.locked():
-                async with lock:  # someone is already fetching a lease for this key: use theirs
-                    pass
-                continue
-            async with lock:
-                if held is not None:
-                    self._retire(held)
-                lease = await self._acquire(ask, permits=self.lease_permits, slots=0, hold=self.hold_seconds)
-                self._held[pair] = lease
-                self.tasks.spawn(self._retire_when_expired(lease))
+            if held is not None and held.can_take(self.clock.monotonic(), ask):
+                return self._ticket(held, ask)
+            self._check_refused(ask)
+            returning = None
+            if held is not None:
+                held.retired = True
+                if held.open_tickets == 0:  # give it back in the same round trip, before the new grant
+                    returning = self._take_back(held)
+            lease = await self._acquire(
+                ask, permits=self.lease_permits, slots=0, hold=self.hold_seconds, returning=returning
+            )
+            self._held[pair] = lease
+            self.tasks.spawn(self._retire_when_expired(lease))
+            return self._ticket(lease, ask)  # a lease always covers the request it was asked for
+
+    def _check_refused(self, ask: Ask) -> None:
+        cached = self._refused.get((ask.workspace_id, ask.key_id))
+        now = self.clock.monotonic()
+        if cached is not None and cached[0] > now:
+            raise refused(cached[1], max(cached[0] - now, float(cached[1].get("retryAfter") or 0)))
 
     def _ticket(self, lease: HeldLease, ask: Ask) -> Ticket:
         lease.take(ask)
@@ -139,7 +148,10 @@ class LeasingLimits:
         self._open[ask.request_id] = ticket
         return ticket
 
-    async def _acquire(self, ask: Ask, *, permits: int, slots: int, hold: float, shared: bool = True) -> HeldLease:
+    async def _acquire(
+        self, ask: Ask, *, permits: int, slots: int, hold: float, shared: bool = True,
+        returning: dict[str, Any] | None = None,
+    ) -> HeldLease:
         now_ms = int(self.clock.time() * 1000)
         period = period_of(now_ms)
         spent, audio_ms = await self.baselines.get(ask.workspace_id, period)
@@ -151,8 +163,15 @@ class LeasingLimits:
             "slots": slots, "permitTtl": self.permit_ttl, "holdTtl": hold, "spentMicros": spent,
             "spentAudioMs": audio_ms, "quotaRetryAfter": (period_bounds(period)[1] - now_ms) / 1000,
         }
+        if returning is not None:
+            request["returning"] = returning
         self.rpc_calls += 1
-        grant = await self.stub_for(ask.workspace_id).acquire(request)
+        try:
+            grant = await self.stub_for(ask.workspace_id).acquire(request)
+        except Exception:
+            if returning is not None:
+                self._send_release(ask.workspace_id, returning)
+            raise
         if not grant.get("ok"):
             if shared:
                 wait = min(float(grant.get("retryAfter") or 0.0), REFUSAL_CACHE_SECONDS)
@@ -214,16 +233,19 @@ class LeasingLimits:
             self._return(lease)
 
     def _return(self, lease: HeldLease) -> None:
-        if lease.returned:
-            return
+        if not lease.returned:
+            self._send_release(lease.workspace_id, self._take_back(lease))
+
+    def _take_back(self, lease: HeldLease) -> dict[str, Any]:
+        """Stop using ``lease`` and say what became of it (the ``release`` payload)."""
         lease.returned = True
         pair = (lease.workspace_id, lease.key_id)
         if self._held.get(pair) is lease:
             del self._held[pair]
-        self._send_release(lease.workspace_id, {
+        return {
             "id": lease.grant["id"], "unusedPermits": max(0, lease.permits_left), "period": lease.grant.get("period"),
             "spentMicros": lease.spent_micros, "audioMs": lease.audio_ms,
-        })
+        }
 
     def _send_release(self, workspace_id: str, payload: dict[str, Any]) -> None:
         self.rpc_calls += 1

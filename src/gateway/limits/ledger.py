@@ -104,7 +104,13 @@ class Ledger:
     def acquire(self, now: float, request: dict[str, Any]) -> Grant:
         """Grant a lease or refuse. ``request``: ``limits`` (workspace JSON), ``period``, ``keyId``, ``permits`` /
         ``minPermits``, ``budgetMicros`` / ``minBudgetMicros``, ``audioMs`` / ``minAudioMs``, ``slots``,
-        ``permitTtl``, ``holdTtl``, ``quotaRetryAfter`` and optional baselines ``spentMicros`` / ``spentAudioMs``."""
+        ``permitTtl``, ``holdTtl``, ``quotaRetryAfter``, optional baselines ``spentMicros`` / ``spentAudioMs``, and
+        optionally ``returning``: a lease the caller gives back first (a ``release`` payload), in the same step."""
+        returning = request.get("returning")
+        if returning:
+            self.release(str(returning["id"]), int(returning.get("unusedPermits") or 0),
+                         int(returning.get("spentMicros") or 0), int(returning.get("audioMs") or 0),
+                         returning.get("period"))
         self.open_period(str(request["period"]), request.get("spentMicros") or 0, request.get("spentAudioMs") or 0)
         grant = self._try(now, request)
         if not grant["ok"] and self._reclaim(now):

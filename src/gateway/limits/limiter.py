@@ -4,7 +4,8 @@
 methods unchanged:
 
 ``acquire(request) -> grant``
-    ``request`` as :meth:`gateway.limits.ledger.Ledger.acquire` documents (all JSON). ``grant`` is
+    ``request`` as :meth:`gateway.limits.ledger.Ledger.acquire` documents (all JSON; ``returning`` gives back the
+    isolate's previous lease in the same round trip). ``grant`` is
     ``{"ok": true, "lease": {"id", "keyId", "period", "permits", "budgetMicros", "audioMs", "slots", "permitTtl",
     "holdUntil"}, "reason": null, "retryAfter": null, "message": null}`` or ``{"ok": false, "lease": null,
     "reason": "rate"|"concurrency"|"budget"|"audio", "retryAfter": seconds, "message": str}``.
