@@ -1,0 +1,310 @@
+"""WebSocket routes: ``GET /voice/realtime`` (streaming speech-to-text) and ``GET /voice/speak-stream`` (streaming
+text-to-speech), both relayed to vendor WebSockets with failover.
+
+Authentication happens before any vendor is contacted: ``Authorization: Bearer <key>`` or, for browsers that cannot
+set headers, ``Sec-WebSocket-Protocol: vgw-key.<key>`` (that subprotocol is echoed). Failures are reported *after*
+accepting the socket — an error event ``{"type": "error", "error": {"type", "message", "request_id"}}`` then a close
+with ``4000 + HTTP status`` (4401 unauthorized, 4403 forbidden, 4400 invalid request, 4429 limited, 4503 nothing to
+try) — because a refused upgrade gives a browser no reason at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from gateway.api.deps import Caller
+from gateway.auth import bearer_token
+from gateway.billing import Charge, usage_row
+from gateway.errors import Forbidden, GatewayError, InvalidRequest, ProviderError
+from gateway.middleware import request_id_of
+from gateway.routing.select import select_candidates
+from gateway.services import Gateway
+from gateway.store.failovers import FailoverEvent
+from gateway.streaming.config import StreamingConfig
+from gateway.streaming.listen_relay import Leg, ListenRelay, Segment, SessionHooks
+from gateway.streaming.speak_relay import SpeakLeg, SpeakRelay
+from providers.base import Call, Capability
+from providers.realtime.routes import (
+    LISTEN_MODELS,
+    SPEAK_SAMPLE_RATES,
+    ListenOptions,
+    SpeakOptions,
+    listen_routes,
+    speak_routes,
+)
+
+router = APIRouter(tags=["voice"])
+
+SUBPROTOCOL_PREFIX = "vgw-key."
+MODEL_ALIASES = {"flux": "flux", "flux-general-en": "flux", "nova-3": "nova-3", "nova": "nova-3"}
+SAMPLE_RATES = frozenset({8000, 16000, 24000, 32000, 44100, 48000})
+
+
+class StarletteClient:
+    """``ClientSocket`` over Starlette's WebSocket: None once the client is gone; sends to a gone client are no-ops."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def receive(self) -> str | bytes | None:
+        try:
+            message = await self.websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        if message.get("bytes") is not None:
+            return message["bytes"]  # type: ignore[no-any-return]
+        return message.get("text") or ""
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.websocket.send_text(json.dumps(data))
+
+    async def send_bytes(self, data: bytes) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            await self.websocket.send_bytes(data)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.websocket.client_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.websocket.close(code, reason[:120])
+
+
+def credentials_of(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """(API key, the subprotocol to echo) from the Authorization header or a ``vgw-key.<key>`` subprotocol."""
+    token = bearer_token(websocket.headers.get("authorization"))
+    for offered in websocket.scope.get("subprotocols") or []:
+        if offered.startswith(SUBPROTOCOL_PREFIX):
+            return token or offered[len(SUBPROTOCOL_PREFIX) :], offered
+    return token, None
+
+
+async def _authenticate(websocket: WebSocket, token: str | None) -> Caller:
+    gateway: Gateway = websocket.app.state.gateway
+    principal = await gateway.auth.authenticate(token)
+    if principal.workspace_id is None:
+        raise Forbidden("realtime sessions need a workspace API key, not the admin token")
+    workspace = await gateway.workspace(principal.workspace_id)
+    if workspace is None or workspace.status != "active":
+        raise Forbidden("this workspace is not active")
+    return Caller(gateway, principal, request_id_of(websocket.scope), workspace)
+
+
+async def _admit(found: Caller, websocket: WebSocket, estimate: Decimal) -> None:
+    """The workspace's limits: a realtime session holds one ``concurrentStreams`` slot until the handler returns."""
+    from gateway.limits.admission import admit
+
+    assert found.workspace is not None
+    await admit(
+        found.gateway.limits, websocket.scope, workspace_id=found.workspace.id, key_id=found.principal.key_id,
+        workspace_limits=found.workspace.limits, request_id=found.request_id,
+        estimate_micros=int(estimate * 1_000_000),
+    )  # fmt: skip
+
+
+async def _refuse(client: StarletteClient, error: GatewayError, request_id: str) -> None:
+    body = error.body(request_id)
+    if error.retry_after is not None:
+        body["error"]["retry_after"] = error.headers().get("Retry-After")
+    await client.send_json({"type": "error", **body})
+    await client.close(4000 + error.status, error.message)
+
+
+async def _session(
+    websocket: WebSocket, start: Callable[[Caller, StarletteClient], Awaitable[None]]
+) -> None:
+    """Accept, authenticate, then run ``start``; every gateway error becomes an error event and a 4xxx close."""
+    token, subprotocol = credentials_of(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+    client = StarletteClient(websocket)
+    request_id = request_id_of(websocket.scope)
+    try:
+        found = await _authenticate(websocket, token)
+        await start(found, client)
+    except GatewayError as exc:
+        await _refuse(client, exc, request_id)
+
+
+def _query_int(websocket: WebSocket, name: str, default: int, allowed: frozenset[int]) -> int:
+    raw = websocket.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or int(raw) not in allowed:
+        raise InvalidRequest(f"{name} must be one of {', '.join(map(str, sorted(allowed)))}")
+    return int(raw)
+
+
+def _failover_hooks(found: Caller) -> tuple[Callable[..., None], Callable[[str, float], None]]:
+    gateway = found.gateway
+
+    def failed(provider_id: str, error: ProviderError, following: str | None) -> None:
+        gateway.failover.health.observe(provider_id, False, None, error.error_class.value)
+        gateway.recorder.record_failover(FailoverEvent(
+            request_id=found.request_id, workspace_id=found.workspace_id, from_provider=provider_id,
+            to_provider=following, error_class=error.error_class.value, elapsed_ms=0,
+            result="switched" if following else "exhausted", created_at=int(gateway.runtime.clock.time() * 1000),
+        ))  # fmt: skip
+
+    def ok(provider_id: str, latency_ms: float) -> None:
+        gateway.failover.health.observe(provider_id, True, latency_ms)
+
+    return failed, ok
+
+
+def _call(gateway: Gateway, credentials: Any) -> Call:
+    return Call(http=gateway.runtime.http, credentials=credentials, timeout=gateway.settings.attempt_timeout,
+                bindings=gateway.runtime.extras)
+
+
+# -- /voice/realtime ----------------------------------------------------------------------------------------------
+def listen_options(websocket: WebSocket) -> tuple[ListenOptions, str | None]:
+    query = websocket.query_params
+    model = MODEL_ALIASES.get((query.get("model") or "flux").lower())
+    if model is None:
+        raise InvalidRequest(f"model must be one of {', '.join(LISTEN_MODELS)}")
+    encoding = (query.get("encoding") or "linear16").lower()
+    if encoding != "linear16":
+        raise InvalidRequest("encoding must be linear16 (16-bit little-endian PCM): replay and billing count samples")
+    language = query.get("language") or None
+    if language is not None and len(language) > 35:
+        raise InvalidRequest("language is too long")
+    options = ListenOptions(model=model, sample_rate=_query_int(websocket, "sample_rate", 16000, SAMPLE_RATES),
+                            language=language)
+    return options, query.get("provider") or None
+
+
+async def listen_legs(found: Caller, options: ListenOptions, pinned: str | None) -> list[Leg]:
+    """Every (vendor, route) to try, in order: the requested model at each vendor (strategy order), then the other
+    model — another vendor with the same protocol keeps the session's semantics (turn events) intact."""
+    candidates = await select_candidates(
+        found.gateway, found.workspace_id, Capability.STT, pinned=pinned,
+        can_serve=lambda c: bool(listen_routes(c.id)),
+        estimate=lambda c: listen_routes(c.id)[0].cost(60),
+    )  # fmt: skip
+    order = (options.model, *(m for m in LISTEN_MODELS if m != options.model))
+    return [Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model]
+
+
+@router.websocket("/voice/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    await _session(websocket, _listen)
+
+
+async def _listen(found: Caller, client: StarletteClient) -> None:
+    gateway = found.gateway
+    options, pinned = listen_options(client.websocket)
+    legs = await listen_legs(found, options, pinned)
+    await _admit(found, client.websocket, legs[0].route.cost(60))
+    config = StreamingConfig.from_env(gateway.runtime.env)
+    markup = await gateway.markup_for(found.workspace)
+    failed, ok = _failover_hooks(found)
+    charges: list[Charge] = []
+
+    async def open_leg(leg: Leg) -> Any:
+        return await leg.route.open(_call(gateway, leg.candidate.credentials), options, gateway.runtime.open_websocket)
+
+    def segment_done(segment: Segment) -> None:
+        route = segment.leg.route
+        seconds = round(segment.seconds, 3)
+        charge = Charge(route.cost(seconds), markup)
+        charges.append(charge)
+        gateway.recorder.record_usage(usage_row(
+            request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
+            provider=route.provider_id, resource="stt", model=route.vendor_model, charge=charge,
+            unit_prices=route.unit_prices(), created_at_ms=int(gateway.runtime.clock.time() * 1000),
+            segment=segment.index, audio_seconds=seconds,
+        ))  # fmt: skip
+
+    hooks = SessionHooks(
+        open_leg=open_leg,
+        segment_done=segment_done,
+        leg_failed=lambda leg, error, following: failed(leg.provider_id, error, following.provider_id if following
+                                                        else None),
+        leg_ok=lambda leg, latency: ok(leg.provider_id, latency),
+    )
+    relay = ListenRelay(client, legs, options, config, gateway.runtime.clock, hooks)
+    result = await relay.run()
+    if result.failed:
+        await client.send_json({"type": "error", "error": {
+            "type": "upstream_error", "message": "every vendor failed for this session",
+            "request_id": found.request_id}})  # fmt: skip
+    await client.send_json({
+        "type": "session_end",
+        "duration": round(result.duration, 3),
+        "cost": sum((c.final_micros for c in charges), 0) / 1_000_000,
+        "segments": [{"provider": s.leg.provider_id, "model": s.leg.route.model, "audio_seconds": round(s.seconds, 3)}
+                     for s in result.segments],
+        "requestId": found.request_id,
+    })  # fmt: skip
+    await client.close(1011 if result.failed else 1000)
+
+
+# -- /voice/speak-stream ------------------------------------------------------------------------------------------
+async def speak_legs(found: Caller, pinned: str | None) -> list[SpeakLeg]:
+    candidates = await select_candidates(
+        found.gateway, found.workspace_id, Capability.TTS, pinned=pinned,
+        can_serve=lambda c: bool(speak_routes(c.id)),
+        estimate=lambda c: speak_routes(c.id)[0].cost(1000),
+    )  # fmt: skip
+    return [SpeakLeg(c, route) for c in candidates for route in speak_routes(c.id)]
+
+
+@router.websocket("/voice/speak-stream")
+async def speak_stream(websocket: WebSocket) -> None:
+    await _session(websocket, _speak)
+
+
+async def _speak(found: Caller, client: StarletteClient) -> None:
+    gateway = found.gateway
+    query = client.websocket.query_params
+    rate = _query_int(client.websocket, "sample_rate", 24000, SAMPLE_RATES)
+    options = SpeakOptions(voice=query.get("voice") or None, sample_rate=rate)
+    legs = [leg for leg in await speak_legs(found, query.get("provider") or None)
+            if SPEAK_SAMPLE_RATES.get(leg.route.provider_id) in (None, rate)]
+    if not legs:
+        raise InvalidRequest(f"no configured streaming voice produces {rate} Hz; try sample_rate=24000")
+    await _admit(found, client.websocket, legs[0].route.cost(1000))
+    config = StreamingConfig.from_env(gateway.runtime.env)
+    markup = await gateway.markup_for(found.workspace)
+    failed, ok = _failover_hooks(found)
+    charges: list[Charge] = []
+
+    async def open_leg(leg: SpeakLeg) -> Any:
+        return await leg.route.open(_call(gateway, leg.candidate.credentials), options, gateway.runtime.open_websocket)
+
+    def segment_done(index: int, leg: SpeakLeg, characters: int) -> None:
+        route = leg.route
+        model = route.model(_call(gateway, leg.candidate.credentials), options)
+        charge = Charge(route.cost(characters), markup)
+        charges.append(charge)
+        gateway.recorder.record_usage(usage_row(
+            request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
+            provider=route.provider_id, resource="tts", model=model, charge=charge, unit_prices=route.unit_prices(),
+            created_at_ms=int(gateway.runtime.clock.time() * 1000), segment=index, characters=characters,
+        ))  # fmt: skip
+
+    relay = SpeakRelay(
+        client, legs, config, open_leg=open_leg, segment_done=segment_done,
+        leg_failed=lambda leg, error, following: failed(leg.provider_id, error, following.provider_id if following
+                                                        else None),
+        leg_ok=lambda leg, latency: ok(leg.provider_id, latency), clock=gateway.runtime.clock,
+    )  # fmt: skip
+    result = await relay.run()
+    if result.failed:
+        await client.send_json({"type": "error", "error": {
+            "type": "upstream_error", "message": "every vendor failed for this session",
+            "request_id": found.request_id}})  # fmt: skip
+    await client.send_json({
+        "type": "session_end", "characters": result.characters,
+        "cost": sum((c.final_micros for c in charges), 0) / 1_000_000,
+        "segments": [{"provider": p, "characters": n} for p, n in result.segments], "requestId": found.request_id,
+    })  # fmt: skip
+    await client.close(1011 if result.failed else 1000)

@@ -1,0 +1,74 @@
+"""``POST /voice/stream``: chunked text-to-speech with failover before and after the first byte."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
+from gateway.api.voice import SynthesizeBody, synthesis_request, tts_candidates
+from gateway.billing import Charge, usage_row
+from gateway.streaming.config import StreamingConfig
+from gateway.streaming.sentences import split_sentences
+from gateway.streaming.tts_stream import LIVE, TTSStream, VendorRun, billing_model, pin_sample_rate
+from providers.base import AUDIO_CONTENT_TYPES, SynthesisResult
+
+router = APIRouter(tags=["voice"])
+
+
+class StreamBody(SynthesizeBody):
+    # "live": bytes as the vendor sends them (a sentence cut midway is spoken again in full by the next vendor);
+    # "sentence": each sentence sent once complete (exactly once, even across a mid-sentence cut).
+    delivery: Literal["live", "sentence"] = Field(default=LIVE)
+
+
+@router.post("/voice/stream", summary="Streamed text to speech; fails over mid-stream at sentence boundaries")
+async def stream(request: Request, found: Caller = Depends(workspace_caller)) -> StreamingResponse:
+    body = await json_body(request, StreamBody)
+    check_workspace_claim(found, body.workspaceId)
+    gateway = found.gateway
+    tts = synthesis_request(body)
+    candidates = await tts_candidates(found, tts, body.provider)
+    tts = pin_sample_rate(tts, [c.provider for c in candidates])
+    candidates = [c for c in candidates if c.provider.supports_synthesis(tts)] or candidates
+    smallest_limit = min(c.provider.max_text_length for c in candidates)
+    markup = await gateway.markup_for(found.workspace)
+    config = StreamingConfig.from_env(gateway.runtime.env)
+
+    def bill(runs: list[VendorRun]) -> None:
+        for segment, run in enumerate(runs):
+            provider = run.candidate.provider
+            model = billing_model(provider, tts)
+            result = SynthesisResult(audio=b"", content_type="", model=model, characters=run.characters)
+            charge = Charge(provider.synthesis_cost(result), markup)
+            gateway.recorder.record_usage(usage_row(
+                request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
+                provider=provider.id, resource="tts", model=model, charge=charge,
+                unit_prices=dict(provider.prices.for_model(model)),
+                created_at_ms=int(gateway.runtime.clock.time() * 1000), segment=segment, characters=run.characters,
+            ))  # fmt: skip
+
+    relay = TTSStream(
+        runner=gateway.failover, candidates=candidates, request=tts,
+        sentences=split_sentences(tts.text, max_chars=min(smallest_limit, 1000)), policy=gateway.policy(),
+        request_id=found.request_id, workspace_id=found.workspace_id, stall_timeout=config.tts_stall,
+        mode=body.delivery, on_finish=bill,
+    )  # fmt: skip
+    await relay.start()  # every vendor failing before the first byte is still an ordinary error response
+    first = next(c for c in candidates if c.id == relay.provider_id)
+    estimate = Charge(first.provider.estimate_synthesis_cost(tts), markup)
+    return StreamingResponse(
+        relay.body(),
+        media_type=AUDIO_CONTENT_TYPES.get(tts.format, "application/octet-stream"),
+        headers={
+            "X-Provider": relay.provider_id,
+            "X-Cost": estimate.header(),
+            "X-Characters": str(len(tts.text)),
+            "X-Attempts": str(relay.attempts),
+            "X-Sentences": str(len(relay.sentences)),
+            **({"X-Sample-Rate": str(tts.sample_rate)} if tts.sample_rate else {}),
+        },
+    )
