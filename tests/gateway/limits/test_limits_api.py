@@ -1,0 +1,97 @@
+"""Limits through the HTTP API, in-process, with the OpenAI fake as a real loopback server behind."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.conftest import GatewayHarness
+
+TEXT_200 = "Budget words. " * 14 + "Done now."  # ~200 characters: a few tenths of a cent on tts-1
+
+
+async def set_limits(gw: GatewayHarness, **limits: Any) -> None:
+    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": limits}, headers=gw.admin)
+    assert r.status_code == 200, r.text
+
+
+async def synthesize(gw: GatewayHarness, text: str = "hello there") -> httpx.Response:
+    return await gw.client.post("/voice/synthesize", json={"text": text}, headers=gw.auth())
+
+
+async def test_100_simultaneous_requests_against_a_limit_of_10_admit_exactly_10(gw: GatewayHarness) -> None:
+    await set_limits(gw, requestsPerMinute=10)
+    responses = await asyncio.gather(*(synthesize(gw) for _ in range(100)))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 10 and statuses.count(429) == 90
+    refused = next(r for r in responses if r.status_code == 429)
+    error = refused.json()["error"]
+    assert error["type"] == "rate_limited" and error["request_id"] == refused.headers["x-request-id"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    await gw.settle()
+    report = (await gw.client.get("/usage", headers=gw.auth())).json()
+    assert report["totals"]["requests"] == 10  # exactly the admitted ones were billed
+
+
+async def test_rate_limits_count_per_key_and_workspace(gw: GatewayHarness) -> None:
+    await set_limits(gw, requestsPerMinute=3)
+    r = await gw.client.post(f"/admin/workspaces/{gw.workspace_id}/keys", headers=gw.admin)
+    other_key = r.json()["key"]
+    assert (await synthesize(gw)).status_code == 200
+    assert (await synthesize(gw)).status_code == 200
+    r = await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers=gw.auth(other_key))
+    assert r.status_code == 200
+    r = await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers=gw.auth(other_key))
+    assert r.status_code == 429  # the workspace's three are used, whichever key used them
+
+
+async def test_a_budget_of_one_cent_stops_spending_within_one_requests_cost(gw: GatewayHarness) -> None:
+    await set_limits(gw, monthlyBudgetUsd=0.01, requestsPerMinute=1000)
+    costs: list[float] = []
+    for _ in range(20):
+        r = await synthesize(gw, TEXT_200)
+        if r.status_code != 200:
+            break
+        costs.append(float(r.headers["x-cost"]))
+    assert r.status_code == 429 and r.json()["error"]["type"] == "quota_exceeded"
+    assert int(r.headers["retry-after"]) >= 1
+    one_request = max(costs)
+    spent = sum(costs)
+    assert 0.01 <= spent < 0.01 + one_request and len(costs) >= 2
+    await gw.settle()
+    billed = (await gw.client.get("/usage", headers=gw.auth())).json()["totals"]["finalCost"]
+    assert abs(billed - spent) < 1e-6
+    # Simultaneous requests cannot overspend either: the budget is used up, nobody gets in.
+    responses = await asyncio.gather(*(synthesize(gw, TEXT_200) for _ in range(20)))
+    assert {r.status_code for r in responses} == {429}
+
+
+async def test_simultaneous_requests_cannot_overspend_a_fresh_budget(gw: GatewayHarness) -> None:
+    await set_limits(gw, monthlyBudgetUsd=0.01, requestsPerMinute=1000)
+    responses = await asyncio.gather(*(synthesize(gw, TEXT_200) for _ in range(30)))
+    costs = [float(r.headers["x-cost"]) for r in responses if r.status_code == 200]
+    assert costs and sum(costs) < 0.01 + max(costs)
+    assert all(r.json()["error"]["type"] == "quota_exceeded" for r in responses if r.status_code != 200)
+
+
+async def test_reservations_and_stream_slots_are_released_when_responses_end(gw: GatewayHarness) -> None:
+    await set_limits(gw, concurrentStreams=1, monthlyBudgetUsd=5, requestsPerMinute=1000)
+    for _ in range(3):  # one slot: each stream must have given it back when its body ended
+        r = await gw.client.post("/voice/stream", json={"text": "One. Two."}, headers=gw.auth())
+        assert r.status_code == 200, r.text
+    r = await gw.client.post("/voice/synthesize", json={"text": "x" * 6000}, headers=gw.auth())
+    assert r.status_code == 422  # refused after admission: released all the same
+    await synthesize(gw)
+    ledger = gw.gateway.limits._ledgers[gw.workspace_id]
+    assert (ledger.streams, ledger.reserved_micros, ledger.leases) == (0, 0, {})
+    assert ledger.spent_micros > 0
+
+
+async def test_reads_are_not_admitted_and_the_admin_token_cannot_spend(gw: GatewayHarness) -> None:
+    await set_limits(gw, requestsPerMinute=1)
+    for _ in range(3):
+        assert (await gw.client.get("/usage", headers=gw.auth())).status_code == 200
+    r = await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers=gw.admin)
+    assert r.status_code == 403
