@@ -103,6 +103,7 @@ class FailoverRunner:
         started = self.clock.monotonic()
         ready, held = plan_attempts(candidates, self.breakers, self.health.globally_down)
         queue = deque(ready)
+        held_ids = [h.candidate.id for h in held]
         last_resort: list[Held] | None = None  # ordered once the ready ones are used up
         retried = False
         retry: tuple[Candidate, float] | None = None
@@ -121,11 +122,11 @@ class FailoverRunner:
                 admission = self.breakers.get(candidate.id, candidate.fingerprint).admit()
                 if admission == Admission.DENIED:  # half-open with its one trial already in flight elsewhere
                     held.append(Held(candidate, BREAKER_OPEN, len(candidates)))
+                    held_ids.append(candidate.id)
                     continue
             else:
                 if last_resort is None:
                     last_resort = last_resort_order(held, self.breakers)
-                    outcome.held = [h.candidate.id for h in last_resort]
                 if not last_resort:
                     break
                 spare = last_resort.pop(0)
@@ -145,8 +146,7 @@ class FailoverRunner:
                 break
             error = await self._attempt(candidate, admission, attempt, min(policy.attempt_timeout, left), outcome)
             if error is None:
-                if outcome.held:
-                    outcome.held = [h for h in outcome.held if h != candidate.id]
+                outcome.held = [i for i in held_ids if i != candidate.id]
                 return outcome
             outcome.errors.append(error)
             nothing_left = not queue and (not (last_resort if last_resort is not None else held))
@@ -161,8 +161,6 @@ class FailoverRunner:
             next_id = self._peek_next(queue, last_resort, held)
             self._log_switch(request_id, workspace_id, candidate, next_id, error, started,
                              "switched" if next_id else "exhausted")  # fmt: skip
-        if last_resort is None:
-            outcome.held = [h.candidate.id for h in held]
         raise self._exhausted(outcome.errors + not_tried)
 
     async def _attempt(
