@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from gateway.api.deps import Caller, admin_caller
+from gateway.health.view import operator_view
 from gateway.settings import VERSION
 
 router = APIRouter(tags=["health"])
@@ -29,8 +30,9 @@ async def health_detailed(found: Caller = Depends(admin_caller)) -> dict[str, An
         store = {"reachable": False, "error": type(exc).__name__}
     store["latencyMs"] = round((time.perf_counter() - started) * 1000, 2)
     started = time.perf_counter()
-    vendors = await gateway.health.snapshot()
+    snapshot = await gateway.health.snapshot()
     health_ms = round((time.perf_counter() - started) * 1000, 2)
+    vendors = operator_view(snapshot, gateway.failover.breakers)  # global status + this isolate's breakers
     degraded = not store["reachable"] or any(v.get("status") == "down" for v in vendors.values())
     return {
         "status": "degraded" if degraded else "ok",

@@ -12,6 +12,7 @@ from gateway import audio
 from gateway.api.deps import Caller, caller, check_workspace_claim, json_body, read_body, workspace_caller
 from gateway.billing import Charge, usage_row
 from gateway.errors import InvalidRequest, UnsupportedMediaType
+from gateway.health.view import caller_circuit
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
 from gateway.speech import same_model, transcribe_audio
@@ -196,7 +197,7 @@ async def transcribe(request: Request, found: Caller = Depends(workspace_caller)
 async def providers_health(found: Caller = Depends(caller)) -> dict[str, Any]:
     gateway = found.gateway
     snapshot = await gateway.health.snapshot()
-    configured = {c.id for c in await gateway.directory.configured(found.workspace.id if found.workspace else "")}
+    configured = {c.id: c for c in await gateway.directory.configured(found.workspace.id if found.workspace else "")}
     out: dict[str, Any] = {}
     for provider_id in PROVIDER_IDS:
         try:
@@ -217,7 +218,10 @@ async def providers_health(found: Caller = Depends(caller)) -> dict[str, Any]:
             "errorRate": entry.get("errorRate", 0.0),
             "latencyMs": entry.get("latencyMs"),
             "lastCheck": entry.get("lastCheck"),
-            "circuit": entry.get("circuit", "closed"),
+            # the worst of the vendor-wide circuit and this workspace's own credential's breaker
+            "circuit": caller_circuit(
+                entry, gateway.failover.breakers, provider_id, configured[provider_id].fingerprint
+            ),
             "capabilities": capabilities,
             **({"error": entry["error"]} if entry.get("error") else {}),
         }

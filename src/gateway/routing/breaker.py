@@ -197,6 +197,9 @@ class Breakers:
         breaker = self._breakers.get((vendor, fingerprint))
         return breaker.state if breaker is not None else CLOSED
 
+    def keys(self) -> list[BreakerKey]:
+        return list(self._breakers)
+
     def states(self, vendor: str) -> dict[str, str]:
         """Every credential's breaker state for a vendor, by fingerprint."""
         return {fp: b.state for (v, fp), b in self._breakers.items() if v == vendor}
