@@ -116,7 +116,9 @@ class ListenRelay:
         self._turn_words: list[str] = []
         self._switched = False
         # liveness
-        self._awaiting_since: float | None = None  # audio sent, nothing heard back since
+        # Vendors answer per fraction of a second of audio, not per frame: once half a second of audio went unanswered
+        # (or CloseStream was sent), an answer is owed; owed for longer than ``realtime_stall`` is a stall.
+        self._awaiting_since: float | None = None  # when an answer became owed
         self._unanswered = 0  # bytes of audio sent since the vendor last said anything
         self._last_upstream_send = clock.monotonic()
         self._closing_since: float | None = None
@@ -182,10 +184,7 @@ class ListenRelay:
 
     async def _check_timers(self) -> None:
         now = self.clock.monotonic()
-        stalled = self._awaiting_since is not None and now - self._awaiting_since > self.config.realtime_stall
-        # Vendors answer per fraction of a second of audio, not per frame: a few frames then silence is not a stall;
-        # after CloseStream any silence is one (the last results are owed).
-        if stalled and (self._closing_since is not None or self._unanswered >= self.options.bytes_per_second // 2):
+        if self._awaiting_since is not None and now - self._awaiting_since > self.config.realtime_stall:
             leg = self.segment.leg
             await self._fail(ProviderError(leg.provider_id, ErrorClass.TIMEOUT,
                                            f"no data for {self.config.realtime_stall:g}s"))
@@ -232,7 +231,7 @@ class ListenRelay:
                 await upstream.send_bytes(data)
                 self.segment.sent_bytes += len(data)
                 self._unanswered += len(data)
-                if self._awaiting_since is None:
+                if self._awaiting_since is None and self._unanswered >= self.options.bytes_per_second // 2:
                     self._awaiting_since = self.clock.monotonic()
             else:
                 await upstream.send_text(data)

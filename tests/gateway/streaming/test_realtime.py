@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.fakes.deepgram_ws import WORDS, utterance
 from tests.fakes.harness import Fault, FakeServer
 
-from .conftest import GatewayServer
+from .conftest import GatewayServer, deepgram_ws_env, running_gateway, workers_ws_env
 
 RATE = 16000
 CHUNK = RATE * 2 // 10  # 100 ms of linear16
@@ -171,3 +171,35 @@ async def test_bad_query_closes_4400(dg_gateway: GatewayServer, deepgram_ws: Fak
         events = await asyncio.wait_for(collect(ws), 5)
     assert ws.close_code == 4400 and events[0]["error"]["type"] == "invalid_request"
     assert deepgram_ws.state.requests == []
+
+
+@pytest.mark.parametrize("model, path", [("flux", "/v2/listen"), ("nova-3", "/v1/listen")])
+async def test_keepalive_holds_a_silent_client(deepgram_ws: FakeServer, model: str, path: str) -> None:
+    """The vendor closes after 0.8 s without audio; the relay keeps it alive the way each vendor requires (Nova: a
+    KeepAlive text frame; Flux: silence, since a JSON KeepAlive ends a Flux session)."""
+    deepgram_ws.state.options["idle_timeout"] = 0.8
+    env = {**deepgram_ws_env(deepgram_ws), "REALTIME_KEEPALIVE_SECONDS": "0.25"}
+    async for gw in running_gateway(env):
+        async with connect(f"{gw.ws_url}/voice/realtime?model={model}&sample_rate={RATE}",
+                           additional_headers={"Authorization": f"Bearer {gw.key}"}) as ws:
+            reader = asyncio.ensure_future(collect(ws))
+            await send_audio(ws, utterance([1, 2]))
+            await asyncio.sleep(1.5)  # the client says nothing for longer than the vendor's idle limit
+            await send_audio(ws, utterance([3]))
+            await ws.send(json.dumps({"type": "CloseStream"}))
+            events = await asyncio.wait_for(reader, 10)
+    assert not [e for e in events if e["type"] in ("provider_switch", "error")]
+    assert finals(events) == "bravo charlie delta"
+    assert [r.path for r in deepgram_ws.state.requests] == [path]
+
+
+async def test_workers_ai_flux_through_ai_gateway(deepgram_ws: FakeServer) -> None:
+    async for gw in running_gateway({**workers_ws_env(deepgram_ws), **deepgram_ws_env(deepgram_ws)}):
+        events, code = await session(gw, SPEECH, query="model=flux&provider=workers_ai")
+        rows = await gw.usage_rows()
+    assert code == 1000 and finals(events) == " ".join(WORDS[:10])
+    request = deepgram_ws.state.requests[0]
+    assert request.path == "/v1/acct/default/workers-ai"
+    assert "model=%40cf%2Fdeepgram%2Fflux" in request.query and "encoding=linear16" in request.query
+    assert request.headers["cf-aig-authorization"] == "Bearer test-cf-token"
+    assert [(r["provider"], r["model"]) for r in rows] == [("workers_ai", "@cf/deepgram/flux")]
