@@ -3,6 +3,11 @@
 Keys look like ``vgw_<prefix>_<secret>`` with 32 random bytes of secret. Only their SHA-256 is stored, with the
 prefix as a lookup index; candidates are compared in constant time. Lookups are cached briefly in the isolate so the
 hot path does no database I/O; revoking through this process drops the cache entry at once.
+
+Caveat on Workers: every isolate has its own cache, and a revocation handled by one isolate cannot reach the others'
+memory. There a revoked key keeps working in other isolates until their cached lookup expires, so the Workers wiring
+caps the cache at ``gateway.limits.wiring.MULTI_ISOLATE_KEY_CACHE_SECONDS`` (5 s) unless ``KEY_CACHE_SECONDS`` is set
+explicitly (``0``-like small values trade a D1 read per request for immediate revocation everywhere).
 """
 
 from __future__ import annotations

@@ -119,3 +119,20 @@ async def test_forged_revoked_and_malformed_keys(gw: GatewayHarness, other: dict
     r = await gw.client.delete(f"/admin/workspaces/{other['id']}/keys/{gw.key_id}", headers=gw.admin)
     assert r.status_code == 404
     assert (await gw.client.get("/usage", headers=gw.auth())).status_code == 200
+
+
+def test_keys_carry_32_random_bytes_and_are_stored_as_sha256_with_a_lookup_prefix() -> None:
+    import base64
+    import hashlib
+
+    from gateway.auth import generate_key
+
+    seen = set()
+    for _ in range(20):
+        key, prefix, digest = generate_key()
+        scheme, key_prefix, secret = key.split("_", 2)
+        assert scheme == "vgw" and key_prefix == prefix and len(prefix) == 8
+        assert len(base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))) >= 32
+        assert digest == hashlib.sha256(key.encode()).hexdigest() and secret not in digest
+        seen.add(key)
+    assert len(seen) == 20
