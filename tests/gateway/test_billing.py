@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, GatewayHarness, vendor_env
+from tests.conftest import GatewayHarness, vendor_env
 from tests.fakes.harness import FakeServer
 from tests.gateway.limits.fakes import FakeClock
+from tests.gateway.limits.harness import gateway_at
 
 JAN_31_LATE = 1_769_903_998.0  # 2026-01-31T23:59:58Z
 
@@ -59,36 +60,6 @@ async def test_1000_concurrent_successful_requests_leave_1000_rows_and_one_curre
     assert report["totals"]["requests"] == 1000
     ledger = gw.gateway.limits._ledgers[gw.workspace_id]
     assert ledger.spent_micros == billed and ledger.reserved_micros == 0
-
-
-async def gateway_at(
-    clock: FakeClock | None, env: dict[str, str], http: httpx.AsyncClient | None = None
-) -> AsyncIterator[tuple[GatewayHarness, FakeClock | None]]:
-    """The app in-process with a workspace and key, optionally on a fake clock and a given vendor HTTP client."""
-    from gateway.app import create_app
-    from runtimes.local.runtime import build_local_runtime
-
-    runtime = await build_local_runtime(None, {"ADMIN_TOKEN": ADMIN_TOKEN, **env})
-    if clock is not None:
-        runtime.clock = clock
-    if http is not None:
-        await runtime.http.aclose()
-        runtime.http = http
-    app = create_app(runtime)
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
-        await client.put("/admin/platform/settings", json={"builtinFallbackEnabled": False}, headers=admin)
-        workspace = (await client.post("/admin/workspaces", json={"name": "billing"}, headers=admin)).json()
-        key = (await client.post(f"/admin/workspaces/{workspace['id']}/keys", headers=admin)).json()
-        harness = GatewayHarness(app, client, workspace["id"], key["key"], key["id"])
-        try:
-            yield harness, clock
-        finally:
-            await harness.settle()
-            for close in runtime.on_close:
-                await close()
-            if http is not None:
-                await http.aclose()
 
 
 @pytest.fixture

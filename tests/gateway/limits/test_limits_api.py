@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import GatewayHarness
+from gateway.app import create_app
+from tests.conftest import GatewayHarness, vendor_env
+from tests.fakes.harness import FakeServer
+from tests.gateway.limits.fakes import FakeClock, LimiterStub, MemoryStorage
+from tests.gateway.limits.harness import gateway_at
 
 TEXT_200 = "Budget words. " * 14 + "Done now."  # ~200 characters: a few tenths of a cent on tts-1
 
@@ -95,3 +99,35 @@ async def test_reads_are_not_admitted_and_the_admin_token_cannot_spend(gw: Gatew
         assert (await gw.client.get("/usage", headers=gw.auth())).status_code == 200
     r = await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers=gw.admin)
     assert r.status_code == 403
+
+
+async def test_on_workers_the_limiter_object_is_the_authority_through_leases(openai_fake: FakeServer) -> None:
+    """The Workers wiring (``extras["limiter_stubs"]``) through the HTTP API: two app instances stand for two
+    isolates sharing one WorkspaceLimiter object per workspace; together they admit exactly the limit."""
+    from gateway.limits.leasing import LeasingLimits
+    from gateway.limits.limiter import WorkspaceLimiter
+    from gateway.limits.wiring import LIMITER_STUBS
+
+    clock = FakeClock()
+    objects: dict[str, LimiterStub] = {}
+
+    def stub_for(workspace_id: str) -> LimiterStub:
+        if workspace_id not in objects:
+            objects[workspace_id] = LimiterStub(WorkspaceLimiter(MemoryStorage(), clock))
+        return objects[workspace_id]
+
+    extras = {LIMITER_STUBS: stub_for}
+    async for first, _ in gateway_at(clock, vendor_env(openai_fake), extras=extras):
+        assert isinstance(first.gateway.limits, LeasingLimits)
+        assert first.gateway.auth.cache_seconds == 5.0  # revocations reach other isolates within 5 s
+        await set_limits(first, requestsPerMinute=10)
+        second_app = create_app(first.gateway.runtime)  # another isolate: own caches, own leases
+        transport = httpx.ASGITransport(app=second_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as second:
+            calls = [synthesize(first) for _ in range(50)]
+            calls += [second.post("/voice/synthesize", json={"text": "hi"}, headers=first.auth()) for _ in range(50)]
+            responses = await asyncio.gather(*calls)
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(200) == 10 and statuses.count(429) == 90
+        stub = objects[first.workspace_id]
+        assert stub.acquires < 20  # leases, not a round trip per request
