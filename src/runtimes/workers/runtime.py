@@ -12,6 +12,7 @@ from .d1 import D1Database
 from .health import DurableObjectHealthService
 from .http_transport import WorkersFetchTransport
 from .kv import WorkersKV
+from .limits import limiter_stubs
 from .tasks import WorkersBackgroundTasks
 from .websocket import open_websocket
 
@@ -34,6 +35,7 @@ BINDING_DB = "DB"
 BINDING_KV = "KV"
 BINDING_HEALTH = "PROVIDER_HEALTH"
 BINDING_AI = "AI"
+BINDING_LIMITS = "WORKSPACE_LIMITS"
 
 
 def _binding(env: Any, name: str) -> Any | None:
@@ -61,6 +63,11 @@ def build_runtime(env: Any) -> Runtime:
     ai = _binding(env, BINDING_AI)
     if ai is not None:
         extras[BINDING_AI] = ai
+    limits = _binding(env, BINDING_LIMITS)
+    if limits is not None:
+        from gateway.limits.wiring import LIMITER_STUBS
+
+        extras[LIMITER_STUBS] = limiter_stubs(limits)
     return Runtime(
         db=D1Database(getattr(env, BINDING_DB)),
         kv=WorkersKV(getattr(env, BINDING_KV)),

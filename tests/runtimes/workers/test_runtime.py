@@ -125,3 +125,38 @@ def test_http_client_timeout_reaches_the_transport():
     """The core passes per-call timeouts; the transport reads them from the request extensions."""
     request = httpx.Request("GET", "https://vendor.example/", extensions={"timeout": httpx.Timeout(3.0).as_dict()})
     assert request.extensions["timeout"]["read"] == 3.0
+
+
+async def test_workspace_limiter_binding_selects_leasing_over_rpc(sdk, sqlite_conn):
+    from gateway.limits.leasing import LeasingLimits
+    from gateway.limits.wiring import LIMITER_STUBS, build_limits
+    from gateway.store.usage import UsageStore
+
+    class RecordingLimiter:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, dict]] = []
+
+        async def acquire(self, request: dict) -> dict:
+            self.seen.append(("acquire", request))
+            return {"granted": True, "echo": request}
+
+        async def release(self, lease: dict) -> None:
+            self.seen.append(("release", lease))
+
+    namespace = standins.DurableObjectNamespace(lambda state: RecordingLimiter())
+    env = standins.Env(
+        DB=standins.D1Database(sqlite_conn), KV=standins.KVNamespace(),
+        PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None), WORKSPACE_LIMITS=namespace,
+    )
+    runtime = build_runtime(env)
+    try:
+        stub_for = runtime.extras[LIMITER_STUBS]
+        assert stub_for("ws_a") is stub_for("ws_a")  # one stub per workspace per isolate
+        grant = await stub_for("ws_a").acquire({"permits": 3})
+        await stub_for("ws_b").release({"lease": "x"})
+        assert grant == {"granted": True, "echo": {"permits": 3}}
+        assert namespace.objects["ws_a"].seen == [("acquire", {"permits": 3})]  # one object per workspace
+        assert namespace.objects["ws_b"].seen == [("release", {"lease": "x"})]
+        assert isinstance(build_limits(runtime, UsageStore(runtime.db)), LeasingLimits)
+    finally:
+        await runtime.http.aclose()
