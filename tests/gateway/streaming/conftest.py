@@ -135,7 +135,7 @@ async def running_gateway(env: dict[str, str]) -> AsyncIterator[GatewayServer]:
 
 
 REALTIME_ENV = {
-    "REALTIME_STALL_SECONDS": "0.6",
+    "REALTIME_STALL_SECONDS": "1.0",
     "REALTIME_KEEPALIVE_SECONDS": "3",
     "REALTIME_CLOSE_TIMEOUT_SECONDS": "2",
 }

@@ -96,7 +96,8 @@ async def test_flux_dies_mid_utterance_and_nova_finishes_the_transcript(
     assert [(r["model"], r["segment"]) for r in rows] == [("flux-general-en", 0), ("nova-3", 1)]
     nova_heard = deepgram_ws.state.options["sessions"][1]["audio_seconds"]
     assert rows[1]["audio_seconds"] == pytest.approx(nova_heard, abs=0.01)
-    assert rows[0]["audio_seconds"] == pytest.approx(2.7, abs=0.15)
+    # Flux is billed for what the gateway sent it: at least what it heard before dying, at most the whole speech.
+    assert 2.7 <= rows[0]["audio_seconds"] <= 4.2
     end = events[-1]
     assert end["type"] == "session_end" and [s["model"] for s in end["segments"]] == ["flux", "nova-3"]
     assert end["cost"] == pytest.approx(sum(r["final_cost_micros"] for r in rows) / 1e6)

@@ -35,7 +35,7 @@ def spoken_texts(fake: FakeServer, field: str) -> list[str]:
 
 @pytest.fixture
 async def sgw(openai_fake: FakeServer, deepgram_fake: FakeServer) -> AsyncIterator[GatewayHarness]:
-    env = {**vendor_env(openai_fake, deepgram_fake), "STREAM_STALL_SECONDS": "0.3"}
+    env = {**vendor_env(openai_fake, deepgram_fake), "STREAM_STALL_SECONDS": "0.5"}
     async for harness in make_gateway(env):
         yield harness
 
@@ -112,7 +112,7 @@ async def test_mid_sentence_cut_in_live_mode_repeats_only_the_cut_sentence(
 
 
 async def test_a_stalled_body_fails_over(sgw: GatewayHarness, openai_fake: FakeServer) -> None:
-    openai_fake.state.options["chunk_delay"] = 1.0  # first chunk, then silence longer than STREAM_STALL_SECONDS
+    openai_fake.state.options["chunk_delay"] = 3.0  # first chunk, then silence longer than STREAM_STALL_SECONDS
     r = await stream(sgw)
     assert r.status_code == 200, r.text
     assert r.content.endswith(b"".join(deepgram_audio(s) for s in SENTENCES))
