@@ -1,0 +1,180 @@
+"""The built-in ``local`` vendor: espeak-ng speaks, PocketSphinx listens, on this machine, for free.
+
+It needs no account, so it is the default when no vendor is configured and the last resort when every configured
+vendor fails. Being last resort shapes two choices: a voice or model name it does not know (``alloy``, ``nova-3``:
+another vendor's) is served with its own default rather than refused, and the result reports what really served
+it; a language espeak-ng cannot speak is refused up front (``supports_synthesis``), because speaking it with the
+wrong phonology would not be the requested speech.
+
+Engines load lazily, once; their calls run off the event loop (see ``offload``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from gateway.errors import ErrorClass, ProviderError
+from providers.base import (
+    AUDIO_CONTENT_TYPES,
+    Call,
+    Capability,
+    Credentials,
+    PriceTable,
+    Provider,
+    SynthesisRequest,
+    SynthesisResult,
+    TranscriptionRequest,
+    TranscriptionResult,
+    Word,
+)
+from providers.local.errors import Cancelled, EngineError
+from providers.local.offload import run_blocking
+from providers.local.stt import RecognizedWord, SphinxEngine
+from providers.local.tts import EspeakEngine, words_per_minute
+from providers.local.voices import choose_voice
+
+TTS_MODEL = "espeak-ng"
+STT_MODEL = "pocketsphinx-en-us"
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
+T = TypeVar("T")
+
+# One engine of each kind per process: each owns a C library's global state or a loaded model.
+_espeak = EspeakEngine()
+_sphinx = SphinxEngine()
+
+
+class LocalProvider(Provider):
+    id = "local"
+    capabilities = frozenset({Capability.TTS, Capability.STT})
+    prices = PriceTable(as_of="2026-06-01", prices={"*": {}})  # runs on our own CPU: every unit costs 0
+    tts_formats = frozenset({"wav", "pcm"})  # no well-kept MP3/Opus encoder is installed: not a candidate for those
+    default_tts_model = TTS_MODEL
+    default_stt_model = STT_MODEL
+    # Variants chosen by speaking test sentences and recognizing them back with our own STT: the default
+    # (robosoft2) recovered the most words of every espeak-ng variant, edward the most of the male ones, f5 of the
+    # female ones. Plain en-us recovered about a third as many.
+    default_voice = "en-us+robosoft2"
+    voice_aliases: ClassVar[dict[str, str]] = {
+        "female": "en-us+f5",
+        "male": "en-us+edward",
+        "neutral": "en-us+robosoft2",
+    }
+
+    @classmethod
+    def credentials_from_env(cls, env: Mapping[str, str]) -> Credentials | None:
+        return Credentials(api_key=None, base_url="local:")  # nothing to configure: the engines are installed
+
+    # -- routing checks ------------------------------------------------------------------------------------------
+    def supports_synthesis(self, request: SynthesisRequest) -> bool:
+        if not super().supports_synthesis(request):
+            return False
+        if request.sample_rate is not None and not MIN_SAMPLE_RATE <= request.sample_rate <= MAX_SAMPLE_RATE:
+            return False
+        try:
+            return self._voice(request) is not None
+        except EngineError:
+            return False  # the engine cannot load here; the probe reports why
+
+    def _voice(self, request: SynthesisRequest) -> str | None:
+        catalogue = _espeak.catalogue()
+        voice = choose_voice(catalogue, request.voice, request.language, self.voice_aliases, self.default_voice or "")
+        if voice is None and request.voice and request.voice.lower() not in self.voice_aliases:
+            # Another vendor's voice name: speak the language with our default timbre instead of refusing.
+            voice = choose_voice(catalogue, None, request.language, self.voice_aliases, self.default_voice or "")
+        return voice
+
+    # -- operations ----------------------------------------------------------------------------------------------
+    async def synthesize(self, call: Call, request: SynthesisRequest) -> SynthesisResult:
+        if request.format not in self.tts_formats:
+            raise ProviderError(self.id, ErrorClass.UNSUPPORTED, f"format {request.format!r} is not supported")
+        if not request.text.strip():
+            raise ProviderError(self.id, ErrorClass.INVALID_INPUT, "no text to speak")
+        voice = await self._engine_call(call, _voice_blocking, self, request)
+        if voice is None:
+            raise ProviderError(
+                self.id, ErrorClass.UNSUPPORTED, f"espeak-ng cannot speak language {request.language!r}"
+            )
+        rate = request.sample_rate or await self._engine_call(call, _native_rate)
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise ProviderError(self.id, ErrorClass.UNSUPPORTED, f"sample rate {rate} is outside 8000-48000 Hz")
+        wpm = words_per_minute(request.speed)
+        pcm = await self._engine_call(call, _speak, request.text, voice, wpm, rate)
+        from providers.local.audio_io import wav_from_pcm
+
+        audio = wav_from_pcm(pcm, rate) if request.format == "wav" else pcm
+        return SynthesisResult(
+            audio=audio,
+            content_type=AUDIO_CONTENT_TYPES[request.format],
+            model=TTS_MODEL,
+            characters=len(request.text),
+            duration=len(pcm) / 2 / rate,
+        )
+
+    async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
+        words, duration = await self._engine_call(call, _listen, request.audio, request.content_type)
+        probabilities = [w.probability for w in words if w.probability is not None]
+        return TranscriptionResult(
+            text=" ".join(w.word for w in words),
+            words=[Word(w.word, w.start, w.end, w.probability) for w in words],
+            # PocketSphinx's sentence probability shrinks with every word; the mean word posterior is comparable
+            # across utterance lengths, like other vendors' confidences.
+            confidence=round(sum(probabilities) / len(probabilities), 4) if probabilities else None,
+            duration=duration,
+            model=STT_MODEL,
+            language="en",  # the only model installed: other languages are heard as English
+        )
+
+    async def probe(self, call: Call) -> None:
+        await self._engine_call(call, _load_engines)
+
+    # -- running engine work off the event loop, errors mapped once -------------------------------------------
+    async def _engine_call(self, call: Call, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await run_blocking(fn, *args, timeout=call.timeout)
+        except TimeoutError:
+            raise ProviderError(
+                self.id, ErrorClass.TIMEOUT, f"local engine took longer than {call.timeout:g}s"
+            ) from None
+        except ProviderError:
+            raise
+        except EngineError as exc:
+            raise ProviderError(self.id, ErrorClass.SERVER, str(exc)) from None
+        except Cancelled:
+            raise ProviderError(self.id, ErrorClass.TIMEOUT, "local engine call was abandoned") from None
+
+
+# -- the blocking halves (worker threads; each takes the cancel event last) ----------------------------------------
+def _voice_blocking(provider: LocalProvider, request: SynthesisRequest, _cancel: threading.Event) -> str | None:
+    return provider._voice(request)  # first use loads espeak-ng: keep that off the event loop too
+
+
+def _native_rate(_cancel: threading.Event) -> int:
+    return _espeak.sample_rate
+
+
+def _speak(text: str, voice: str, wpm: int, rate: int, cancel: threading.Event) -> bytes:
+    from providers.local.audio_io import resample_pcm
+
+    return resample_pcm(_espeak.synthesize(text, voice, wpm, cancel), _espeak.sample_rate, rate)
+
+
+def _listen(audio: bytes, content_type: str | None, cancel: threading.Event) -> tuple[list[RecognizedWord], float]:
+    from providers.local.audio_io import BadAudio, UnsupportedAudio, decode_to_mono, resample
+    from providers.local.stt import SAMPLE_RATE
+
+    try:
+        samples, rate = decode_to_mono(audio, content_type)
+    except UnsupportedAudio as exc:
+        raise ProviderError("local", ErrorClass.UNSUPPORTED, str(exc)) from None
+    except BadAudio as exc:
+        raise ProviderError("local", ErrorClass.INVALID_INPUT, str(exc)) from None
+    duration = samples.size / rate
+    words = _sphinx.recognize(resample(samples, rate, SAMPLE_RATE), cancel)
+    return words, duration
+
+
+def _load_engines(_cancel: threading.Event) -> None:
+    _espeak.catalogue()
+    _sphinx.load()
