@@ -1,5 +1,10 @@
 """The ``Database`` port on SQLite. D1 is SQLite, so the Worker's migrations and queries run here unchanged, and
-migrations are recorded in the same ``d1_migrations`` table wrangler uses."""
+migrations are recorded in the same ``d1_migrations`` table wrangler uses (a local state file and a D1 database
+agree on what has been applied).
+
+SQLite errors propagate as the ``sqlite3.Error`` subclasses sqlite3 raised: the core reads
+``sqlite3.IntegrityError`` as a constraint violation.
+"""
 
 from __future__ import annotations
 
@@ -9,95 +14,109 @@ from pathlib import Path
 from typing import Any
 
 from gateway.ports import Row, RunResult, Statement
-from runtimes.local._sqlite import SQLiteThread
+from runtimes.local._sqlite import MEMORY, SQLiteThread, transaction
 
-# wrangler's own DDL for its migrations table (workers-sdk: d1/migrations/helpers.ts).
+MIGRATIONS_TABLE = "d1_migrations"
+# wrangler's own DDL for its migrations table, character for character (workers-sdk, src/d1/migrations/helpers.ts:
+# getCreateMigrationsTableQuery), so sqlite_master holds the same text on D1 and here.
 MIGRATIONS_TABLE_DDL = (
-    "CREATE TABLE IF NOT EXISTS d1_migrations("
-    "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
-    "applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+    f'CREATE TABLE IF NOT EXISTS "{MIGRATIONS_TABLE}"(\n'
+    "\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "\t\tname       TEXT UNIQUE,\n"
+    "\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n"
+    ");"
 )
+
+
+def _enforce_foreign_keys(conn: sqlite3.Connection) -> None:
+    # D1 always enforces foreign keys (like PRAGMA foreign_keys = on); plain SQLite does not unless told to.
+    conn.execute("PRAGMA foreign_keys=ON")
 
 
 def _bind(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(int(p) if isinstance(p, bool) else p for p in params)
 
 
+def _execute(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> RunResult:
+    cursor = conn.execute(sql, _bind(params))
+    # sqlite3 reports -1 changes for statements that change nothing (SELECT, DDL); D1 reports 0.
+    return RunResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
+
+
+def migration_files(migrations_dir: Path) -> list[Path]:
+    """The files wrangler applies (its default pattern ``<migrations_dir>/*.sql``), in name order."""
+    return sorted((p for p in Path(migrations_dir).glob("*.sql") if p.is_file()), key=lambda p: p.name)
+
+
+def split_statements(script: str) -> list[str]:
+    """A migration's statements, in order (``sqlite3.complete_statement`` knows strings, comments and triggers)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip().strip(";").strip():
+                statements.append(current.strip())
+            current = ""
+    leftover = "\n".join(ln for ln in current.splitlines() if ln.strip() and not ln.strip().startswith("--"))
+    if leftover:
+        raise ValueError(f"migration ends with an incomplete statement: {leftover[:80]!r}")
+    return statements
+
+
 class SQLiteDatabase:
-    def __init__(self, path: str) -> None:
-        self._db = SQLiteThread(path)
+    """``path`` is a file (created if missing) or ``":memory:"``."""
+
+    def __init__(self, path: str = MEMORY) -> None:
+        self._db = SQLiteThread(path, setup=_enforce_foreign_keys)
 
     async def all(self, sql: str, *params: Any) -> list[Row]:
         return await self._db.call(lambda c: c.execute(sql, _bind(params)).fetchall())
 
     async def first(self, sql: str, *params: Any) -> Row | None:
-        return await self._db.call(lambda c: c.execute(sql, _bind(params)).fetchone())
+        def _first(conn: sqlite3.Connection) -> Row | None:
+            cursor = conn.execute(sql, _bind(params))
+            try:
+                return cursor.fetchone()
+            finally:
+                cursor.close()  # an unfinished SELECT would keep its read snapshot open
+
+        return await self._db.call(_first)
 
     async def run(self, sql: str, *params: Any) -> RunResult:
-        def _run(conn: sqlite3.Connection) -> RunResult:
-            cursor = conn.execute(sql, _bind(params))
-            return RunResult(changes=cursor.rowcount, last_row_id=cursor.lastrowid)
-
-        return await self._db.call(_run)
+        return await self._db.call(lambda c: _execute(c, sql, params))
 
     async def batch(self, statements: Sequence[Statement]) -> list[RunResult]:
-        """All or nothing, like D1's ``batch``."""
+        """All or nothing, in order, like D1's ``batch``."""
+        if not statements:
+            return []
+        return await self._db.call(
+            lambda c: transaction(c, lambda conn: [_execute(conn, sql, params) for sql, params in statements])
+        )
 
-        def _batch(conn: sqlite3.Connection) -> list[RunResult]:
-            results = []
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    cursor = conn.execute(sql, _bind(params))
-                    results.append(RunResult(changes=cursor.rowcount, last_row_id=cursor.lastrowid))
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return results
-
-        return await self._db.call(_batch)
-
-    async def apply_migrations(self, migrations_dir: Path) -> list[str]:
-        """Apply every ``NNNN_*.sql`` not yet recorded, in order; each in its own transaction."""
-        files = sorted(p for p in Path(migrations_dir).glob("*.sql") if p.name[:4].isdigit())
+    async def apply_migrations(self, migrations_dir: Path | str) -> list[str]:
+        """Apply every migration not yet recorded, in name order, each with its record in one transaction (as
+        wrangler does); returns the names applied (empty when up to date)."""
+        files = migration_files(Path(migrations_dir))
+        scripts = [(path.name, path.read_text(encoding="utf-8")) for path in files]
 
         def _apply(conn: sqlite3.Connection) -> list[str]:
             conn.execute(MIGRATIONS_TABLE_DDL)
-            done = {row["name"] for row in conn.execute("SELECT name FROM d1_migrations").fetchall()}
+            done = {row["name"] for row in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}").fetchall()}
             applied = []
-            for path in files:
-                if path.name in done:
+            for name, script in scripts:
+                if name in done:
                     continue
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in _split_statements(path.read_text()):
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (path.name,))
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                applied.append(path.name)
+
+                def _one(c: sqlite3.Connection, name: str = name, script: str = script) -> None:
+                    for statement in split_statements(script):
+                        c.execute(statement)
+                    c.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (?)", (name,))
+
+                transaction(conn, _one)
+                applied.append(name)
             return applied
 
         return await self._db.call(_apply)
 
     async def close(self) -> None:
         await self._db.close()
-
-
-def _split_statements(script: str) -> list[str]:
-    """Split a migration into statements (sqlite3.complete_statement knows about strings, comments and triggers)."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            if current.strip():
-                statements.append(current.strip())
-            current = ""
-    if current.strip() and not all(
-        part.strip().startswith("--") or not part.strip() for part in current.splitlines()
-    ):
-        raise ValueError("migration ends with an incomplete statement")
-    return statements

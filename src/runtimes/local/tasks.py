@@ -12,18 +12,28 @@ log = logging.getLogger("gateway.tasks")
 
 class LocalBackgroundTasks:
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     def spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)  # a strong reference until done: the loop only keeps weak ones
+        """Start ``work`` on the running loop; a failure is logged, never raised to the caller."""
+        task = asyncio.ensure_future(work, loop=asyncio.get_running_loop())
+        self._tasks.add(task)  # a strong reference until done: the loop itself only keeps weak ones
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
+    def _done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
+        if task.cancelled():
+            return
+        error = task.exception()  # retrieving it also keeps asyncio from logging "exception was never retrieved"
+        if error is not None:
+            log.error("background task failed: %s", type(error).__name__, exc_info=error)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
 
     async def drain(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until nothing spawned is running, including work spawned while draining."""
+        current = asyncio.current_task()
+        while waiting := [t for t in self._tasks if t is not current]:  # a spawned task may drain without deadlock
+            await asyncio.wait(waiting)
