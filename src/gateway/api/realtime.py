@@ -283,11 +283,12 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
     def segment_done(index: int, leg: SpeakLeg, characters: int) -> None:
         route = leg.route
         model = route.model(_call(gateway, leg.candidate.credentials), options)
-        charge = Charge(route.cost(characters), markup)
+        charge = Charge(route.cost(characters, model), markup)
         charges.append(charge)
         gateway.recorder.record_usage(usage_row(
             request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
-            provider=route.provider_id, resource="tts", model=model, charge=charge, unit_prices=route.unit_prices(),
+            provider=route.provider_id, resource="tts", model=model, charge=charge,
+            unit_prices=route.unit_prices(model),
             created_at_ms=int(gateway.runtime.clock.time() * 1000), segment=index, characters=characters,
         ))  # fmt: skip
 

@@ -205,11 +205,17 @@ class SpeakRoute:
     connect: Callable[[Call, SpeakOptions], tuple[str, dict[str, str], str]]  # url, headers, vendor model
     binding_model: str | None = None
 
-    def cost(self, characters: int) -> Decimal:
-        return self.price_per_character * characters
+    def price(self, model: str | None = None) -> Decimal:
+        """Aura-1 and Aura-2 are priced apart; a Deepgram voice named as an Aura-1 model costs Aura-1's price."""
+        if model and model.startswith("aura-") and not model.startswith("aura-2"):
+            return AURA1_PER_CHARACTER
+        return self.price_per_character
 
-    def unit_prices(self) -> dict[Unit, Decimal]:
-        return {Unit.CHARACTER: self.price_per_character}
+    def cost(self, characters: int, model: str | None = None) -> Decimal:
+        return self.price(model) * characters
+
+    def unit_prices(self, model: str | None = None) -> dict[Unit, Decimal]:
+        return {Unit.CHARACTER: self.price(model)}
 
     def model(self, call: Call, options: SpeakOptions) -> str:
         return self.connect(call, options)[2]
