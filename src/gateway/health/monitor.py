@@ -211,11 +211,14 @@ class HealthMonitor:
         models or voices, never synthesizing user text), concurrently. Vendors without a probe are left out."""
         if self.http is None:
             return []
-        from providers import available_provider_ids, get_provider  # adapters load only when probes run
+        from providers import PROVIDER_IDS, get_provider  # adapters load only when probes run
 
         targets = []
-        for provider_id in available_provider_ids():
-            provider = get_provider(provider_id)
+        for provider_id in PROVIDER_IDS:
+            try:
+                provider = get_provider(provider_id)
+            except Exception:  # not importable on this runtime (e.g. the local engine on the edge)
+                continue
             credentials = provider.credentials_from_env(self.env)
             if credentials is not None:
                 targets.append((provider, credentials))
