@@ -12,6 +12,7 @@ from gateway.limits.service import LimitsService
 from gateway.limits.wiring import build_limits, key_cache_seconds
 from gateway.ports import Runtime
 from gateway.recorder import Recorder
+from gateway.routing.breaker import BreakerPolicy, Breakers
 from gateway.routing.directory import ProviderDirectory
 from gateway.routing.failover import FailoverPolicy, FailoverRunner
 from gateway.secrets_box import SecretBox
@@ -96,7 +97,10 @@ class Gateway:
             ),
             recorder=recorder,
             health=health,
-            failover=FailoverRunner(health, recorder, runtime.clock, runtime.http, runtime.extras),
+            failover=FailoverRunner(
+                health, recorder, runtime.clock, runtime.http, runtime.extras,
+                Breakers(BreakerPolicy.from_env(runtime.env), runtime.clock),
+            ),
             box=box,
             limits=limits,
         )
