@@ -64,7 +64,28 @@ class SynthesisResult:
     model: str
     characters: int  # billed characters, as the vendor reported them when it does
     usage: dict[Unit, int] = field(default_factory=dict)  # extra billed units (e.g. tokens for gpt-4o-mini-tts)
-    duration: float | None = None  # seconds of audio, when known
+    duration: float | None = None  # seconds of audio: as reported, else measured from the audio on first read
+    # How to measure ``duration`` when nobody reported it (e.g. ``audio/pcm; rate=24000`` for headerless PCM; None
+    # sniffs the container). Measuring is deferred because walking MP3 frames costs time on every request, and
+    # nothing on the request path needs it (billing is per character).
+    duration_media_type: str | None = None
+
+
+def _read_duration(self: SynthesisResult) -> float | None:
+    if self._duration is None and not self._measured:
+        from gateway.audio import measure_duration
+
+        self._measured = True
+        self._duration = measure_duration(self.audio, self.duration_media_type)
+    return self._duration
+
+
+def _write_duration(self: SynthesisResult, value: float | None) -> None:
+    self._duration = value
+    self._measured = value is not None
+
+
+SynthesisResult.duration = property(_read_duration, _write_duration)  # type: ignore[assignment,method-assign]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from gateway.audio import measure_duration
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -137,12 +136,9 @@ def billed_characters(headers: Mapping[str, str], text: str) -> int:
     return int(value) if value and value.strip().isdigit() else len(text)
 
 
-def audio_duration(request: SynthesisRequest, audio: bytes) -> float | None:
-    """Seconds of synthesized audio from its own headers; raw PCM at the rate we asked the vendor for."""
-    content_type = (
-        f"audio/pcm; rate={request.sample_rate or DEFAULT_LINEAR16_RATE}" if request.format == "pcm" else None
-    )
-    return measure_duration(audio, content_type)
+def duration_media_type(request: SynthesisRequest) -> str | None:
+    """How to measure the audio later: from its own headers; raw PCM at the rate we asked the vendor for."""
+    return f"audio/pcm; rate={request.sample_rate or DEFAULT_LINEAR16_RATE}" if request.format == "pcm" else None
 
 
 def check_audio_response(content_type: str | None) -> None:
@@ -286,7 +282,7 @@ class DeepgramProvider(Provider):
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=model,
             characters=billed_characters(response.headers, request.text),
-            duration=audio_duration(request, response.content),
+            duration_media_type=duration_media_type(request),
         )
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from gateway.audio import measure_duration, sniff_format
+from gateway.audio import sniff_format
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -123,11 +123,11 @@ def decode_audio_content(provider: str, body: Any) -> bytes:
         raise ProviderError(provider, ErrorClass.MALFORMED, "audioContent is not valid base64") from None
 
 
-def synthesized_duration(audio: bytes, fmt: str, sample_rate: int | None) -> float | None:
-    """Seconds of the returned audio from its own headers; raw PCM (16-bit mono) only when the rate is known."""
+def duration_media_type(fmt: str, sample_rate: int | None) -> str | None:
+    """How to measure the audio later: from its own headers; raw PCM (16-bit mono) only when the rate is known."""
     if fmt == "pcm":
-        return measure_duration(audio, f"audio/L16; rate={sample_rate}") if sample_rate else None
-    return measure_duration(audio, AUDIO_CONTENT_TYPES[fmt])
+        return f"audio/L16; rate={sample_rate}" if sample_rate else "audio/L16"
+    return AUDIO_CONTENT_TYPES[fmt]
 
 
 # -- speech-to-text wire format ----------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ class GoogleProvider(Provider):
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=voice_family(voice),
             characters=len(request.text),  # Google reports no count; it bills the characters sent
-            duration=synthesized_duration(audio, request.format, request.sample_rate),
+            duration_media_type=duration_media_type(request.format, request.sample_rate),
         )
 
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 import httpx
 
-from gateway.audio import measure_duration, wav_from_pcm
+from gateway.audio import wav_from_pcm
 from gateway.errors import ErrorClass, ProviderError
 from providers.aws_sigv4 import sign
 from providers.base import (
@@ -331,7 +331,7 @@ class PollyProvider(Provider):
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=engine,
             characters=characters,
-            duration=measure_duration(audio, media),
+            duration_media_type=media,
         )
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:

@@ -67,7 +67,7 @@ class OpenAIProvider(Provider):
             model=model,
             characters=len(request.text),  # OpenAI reports no character count; tts-1 bills exactly len(input)
             usage=usage,
-            duration=speech.audio_duration(request.format, bytes(audio)),
+            duration_media_type=speech.duration_media_type(request.format),
         )
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:

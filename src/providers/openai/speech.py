@@ -14,7 +14,6 @@ import json
 import math
 from typing import Any
 
-from gateway.audio import measure_duration
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import AUDIO_CONTENT_TYPES, SynthesisRequest, Unit
 from providers.openai.api import PROVIDER_ID
@@ -105,8 +104,8 @@ def parse_speech_event(data: str) -> tuple[bytes, dict[Unit, int] | None]:
     return b"", None  # event types added later are not ours to fail on
 
 
-def audio_duration(fmt: str, audio: bytes) -> float | None:
-    """Seconds of audio: exact for headerless 24 kHz pcm; other containers measured from their own headers."""
+def duration_media_type(fmt: str) -> str:
+    """How to measure the audio later: headerless pcm is 24 kHz; other containers carry their own headers."""
     if fmt == "pcm":
-        return len(audio) / (2 * SAMPLE_RATE)
-    return measure_duration(audio, AUDIO_CONTENT_TYPES[fmt])
+        return f"audio/pcm; rate={SAMPLE_RATE}"
+    return AUDIO_CONTENT_TYPES[fmt]
