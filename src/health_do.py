@@ -17,8 +17,20 @@ class ProviderHealthMonitor(DurableObject):
         from gateway.health.monitor import HealthMonitor  # the core's logic; imported here, not at module import
         from gateway.ports import SystemClock
 
+        from runtimes.workers.http_transport import WorkersFetchTransport
+        from runtimes.workers.runtime import string_vars
+
+        import httpx
+
         self.clock = SystemClock()
-        self.monitor = HealthMonitor(DurableObjectStorage(ctx.storage), self.clock, db=D1Database(env.DB))
+        # Probes need the vendors' keys and base URLs (the same vars the isolates read) and a fetch-backed client.
+        self.monitor = HealthMonitor(
+            DurableObjectStorage(ctx.storage),
+            self.clock,
+            db=D1Database(env.DB),
+            http=httpx.AsyncClient(transport=WorkersFetchTransport(), trust_env=False),
+            env=string_vars(env),
+        )
 
     async def report(self, observations: Any) -> None:
         await self.monitor.report(to_python(observations) or [])

@@ -220,7 +220,8 @@ class HealthMonitor:
             except Exception:  # not importable on this runtime (e.g. the local engine on the edge)
                 continue
             credentials = provider.credentials_from_env(self.env)
-            if credentials is not None:
+            # Keyed vendors only: the built-in engine needs no authenticated check and is observed by its use.
+            if credentials is not None and credentials.api_key:
                 targets.append((provider, credentials))
         results = await asyncio.gather(*(self._probe_one(p, c) for p, c in targets))
         return [r for r in results if r is not None]

@@ -3,6 +3,7 @@ a SQLite-file KV, the health monitor in-process, and uvicorn-friendly background
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage
+from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret
 from runtimes.local.config import PROJECT_ROOT, find_project_file
@@ -36,8 +37,13 @@ def _persistent_secret(state_dir: Path, name: str) -> str:
     return value
 
 
-async def build_local_runtime(state_dir: Path | None, env: Mapping[str, str]) -> Runtime:
-    """``state_dir`` None keeps everything in memory (tests)."""
+async def build_local_runtime(
+    state_dir: Path | None, env: Mapping[str, str], *, probe_vendors: bool | None = None
+) -> Runtime:
+    """``state_dir`` None keeps everything in memory (tests). ``probe_vendors`` runs the periodic health alarm
+    (active probes); by default it runs for a persistent state dir, i.e. the real local server."""
+    if probe_vendors is None:
+        probe_vendors = state_dir is not None
     env = dict(env)
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -53,10 +59,11 @@ async def build_local_runtime(state_dir: Path | None, env: Mapping[str, str]) ->
         log.info("applied migrations: %s", ", ".join(applied))
     clock = SystemClock()
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+    monitor = HealthMonitor(MemoryStorage(), clock, db, http=http, env=env)
     runtime = Runtime(
         db=db,
         kv=kv,
-        health=InProcessHealthService(HealthMonitor(MemoryStorage(), clock, db)),
+        health=InProcessHealthService(monitor),
         http=http,
         tasks=LocalBackgroundTasks(),
         env=env,
@@ -64,7 +71,17 @@ async def build_local_runtime(state_dir: Path | None, env: Mapping[str, str]) ->
         open_websocket=_websocket_opener(),
     )
 
+    stop_alarms = asyncio.Event()
+    if probe_vendors:  # the local twin of the Durable Object's alarm: active probes and history rows
+        alarms = asyncio.ensure_future(run_alarm_loop(monitor, clock, stop_alarms))
+    else:
+        alarms = None
+
     async def close() -> None:
+        stop_alarms.set()
+        if alarms is not None:
+            alarms.cancel()
+            await asyncio.gather(alarms, return_exceptions=True)
         await runtime.tasks.drain()
         await http.aclose()
         await kv.close()

@@ -17,8 +17,8 @@ from . import standins
 class RecordingMonitor:
     instances: ClassVar[list[RecordingMonitor]] = []
 
-    def __init__(self, storage: Any, clock: Any, db: Any = None) -> None:
-        self.storage, self.clock, self.db = storage, clock, db
+    def __init__(self, storage: Any, clock: Any, db: Any = None, *, http: Any = None, env: Any = None) -> None:
+        self.storage, self.clock, self.db, self.http, self.env = storage, clock, db, http, env
         self.reports: list[Any] = []
         self.alarms = 0
         RecordingMonitor.instances.append(self)
@@ -46,10 +46,12 @@ async def test_health_object_delegates_and_keeps_an_alarm(sdk, sqlite_conn, reco
     import health_do
 
     state = standins.DurableObjectState()
-    env = standins.Env(DB=standins.D1Database(sqlite_conn))
+    env = standins.Env(DB=standins.D1Database(sqlite_conn), DEEPGRAM_API_KEY="dg-key")
     obj = health_do.ProviderHealthMonitor(state, env)
     monitor = recording_monitor.instances[0]
     assert monitor.db is not None
+    # Probes get the vendors' variables and a fetch-backed client, like the isolates.
+    assert monitor.env == {"DEEPGRAM_API_KEY": "dg-key"} and monitor.http is not None
 
     batch = [{"provider": "deepgram", "ok": True, "latency_ms": 80.5, "error_class": None, "at": 1}]
     await obj.report(batch)
