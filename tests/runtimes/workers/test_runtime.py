@@ -52,7 +52,7 @@ def _names_the_core_reads() -> set[str]:
     patterns = [
         r'env_(?:key|base_url)\s*=\s*"([A-Z][A-Z0-9_]+)"',
         r'env(?:\.get\(|\[)\s*"([A-Z][A-Z0-9_]+)"',
-        r'_number\(env,\s*"([A-Z][A-Z0-9_]+)"',
+        r'_\w+\(env,\s*"([A-Z][A-Z0-9_]+)"',  # helpers such as _number(env, "X"), _seconds(env, "X")
     ]
     found: set[str] = set()
     for path in list((ROOT / "src/gateway").rglob("*.py")) + list((ROOT / "src/providers").rglob("*.py")):
