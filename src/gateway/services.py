@@ -10,6 +10,7 @@ from gateway.auth import Authenticator
 from gateway.health.client import HealthClient
 from gateway.limits.service import LimitsService
 from gateway.limits.wiring import build_limits, key_cache_seconds
+from gateway.metrics import Metrics
 from gateway.ports import Runtime
 from gateway.recorder import Recorder
 from gateway.routing.breaker import BreakerPolicy, Breakers
@@ -40,6 +41,7 @@ class Gateway:
     failover: FailoverRunner
     box: SecretBox | None
     limits: LimitsService
+    metrics: Metrics
 
     def __post_init__(self) -> None:
         self._workspace_cache: dict[str, tuple[Workspace | None, float]] = {}
@@ -84,6 +86,7 @@ class Gateway:
         limits = build_limits(runtime, usage)
         recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded
         key_cache = key_cache_seconds(runtime, settings.key_cache_seconds)
+        metrics = Metrics()
         return cls(
             runtime=runtime,
             settings=settings,
@@ -99,10 +102,11 @@ class Gateway:
             health=health,
             failover=FailoverRunner(
                 health, recorder, runtime.clock, runtime.http, runtime.extras,
-                Breakers(BreakerPolicy.from_env(runtime.env), runtime.clock),
+                Breakers(BreakerPolicy.from_env(runtime.env), runtime.clock), metrics,
             ),
             box=box,
             limits=limits,
+            metrics=metrics,
         )
 
     def policy(self) -> FailoverPolicy:

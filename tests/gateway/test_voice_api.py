@@ -283,3 +283,17 @@ async def test_providers_health_lists_every_vendor(gw: GatewayHarness) -> None:
     assert health["openai"]["status"] == "healthy" and health["openai"]["latencyMs"] is not None
     assert health["elevenlabs"]["status"] == "unconfigured"
     assert set(health["deepgram"]["capabilities"]) == {"tts", "stt"}
+
+
+async def test_metrics_count_requests_attempts_and_failovers(gw: GatewayHarness, openai_fake: FakeServer) -> None:
+    assert (await gw.client.get("/metrics", headers=gw.auth())).status_code == 403
+    openai_fake.state.fail(Fault("status", status=503))
+    assert (await synthesize(gw)).status_code == 200
+    r = await gw.client.get("/metrics", headers=gw.admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    text = r.text
+    assert 'vgw_http_requests_total{method="POST",route="/voice/synthesize",status="200"} 1' in text
+    assert 'vgw_vendor_attempts_total{provider="openai",outcome="server_error"} 1' in text
+    assert 'vgw_vendor_attempts_total{provider="deepgram",outcome="ok"} 1' in text
+    assert 'vgw_failovers_total{from="openai",to="deepgram"} 1' in text
+    assert gw.key not in text

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
 
 from gateway.api.deps import Caller, admin_caller
 from gateway.health.view import operator_view
@@ -42,3 +43,10 @@ async def health_detailed(found: Caller = Depends(admin_caller)) -> dict[str, An
         "vendors": vendors,
         "pendingWrites": gateway.recorder.pending,
     }
+
+
+@router.get("/metrics", summary="Prometheus metrics of this instance (admin)", response_class=PlainTextResponse)
+async def metrics(found: Caller = Depends(admin_caller)) -> PlainTextResponse:
+    gateway = found.gateway
+    gauges = {"vgw_pending_writes": float(gateway.recorder.pending)}
+    return PlainTextResponse(gateway.metrics.render(gauges), media_type="text/plain; version=0.0.4")

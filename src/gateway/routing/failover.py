@@ -36,6 +36,7 @@ from gateway.errors import (
     UpstreamTimeout,
 )
 from gateway.health.client import HealthClient
+from gateway.metrics import Metrics
 from gateway.ports import Clock
 from gateway.recorder import Recorder
 from gateway.routing.breaker import Admission, Breakers, BreakerPolicy
@@ -79,7 +80,7 @@ MIN_ATTEMPT_SECONDS = 0.05  # a wait that leaves less than this for the attempt 
 class FailoverRunner:
     def __init__(
         self, health: HealthClient, recorder: Recorder, clock: Clock, http: Any, bindings: Any,
-        breakers: Breakers | None = None,
+        breakers: Breakers | None = None, metrics: Metrics | None = None,
     ) -> None:  # fmt: skip
         self.health = health
         self.recorder = recorder
@@ -87,6 +88,7 @@ class FailoverRunner:
         self.http = http
         self.bindings = bindings
         self.breakers = breakers or Breakers(BreakerPolicy(), clock)
+        self.metrics = metrics
 
     async def run(
         self,
@@ -189,11 +191,15 @@ class FailoverRunner:
             error = ProviderError(candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}")
         else:
             latency_ms = (self.clock.monotonic() - attempt_started) * 1000
+            if self.metrics is not None:
+                self.metrics.attempt(candidate.id, "ok", latency_ms / 1000)
             self.breakers.record(candidate.id, candidate.fingerprint, None, admission)
             self.health.observe(candidate.id, True, latency_ms, kind=kind)
             outcome.result, outcome.winner = result, candidate
             return None
         self.breakers.record(candidate.id, candidate.fingerprint, error.error_class, admission, error.retry_after)
+        if self.metrics is not None:
+            self.metrics.attempt(candidate.id, error.error_class.value)
         if error.error_class == ErrorClass.AUTH:
             log.warning("%s rejected credential %s (auth): skipping it until its breaker half-opens",
                         candidate.id, candidate.fingerprint)  # fmt: skip
@@ -212,6 +218,8 @@ class FailoverRunner:
         self, request_id: str, workspace_id: str | None, candidate: Candidate, next_id: str | None,
         error: ProviderError, started: float, result: str,
     ) -> None:  # fmt: skip
+        if self.metrics is not None:
+            self.metrics.failover(candidate.id, next_id)
         self.recorder.record_failover(
             FailoverEvent(
                 request_id=request_id,
