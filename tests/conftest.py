@@ -78,6 +78,7 @@ class GatewayHarness:
 
     async def settle(self) -> None:
         """Wait for after-response work (usage rows, failover logs) to be written."""
+        await self.gateway.recorder.flush()  # also wakes a scheduled flush, so draining does not wait out its delay
         await self.gateway.runtime.tasks.drain()
         await self.gateway.recorder.flush()
 
