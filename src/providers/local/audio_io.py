@@ -16,18 +16,11 @@ import numpy as np
 import soxr
 
 from gateway.audio import sniff_format, wav_from_pcm
+from providers.local.errors import BadAudio, UnsupportedAudio
 
 __all__ = ["BadAudio", "UnsupportedAudio", "decode_to_mono", "resample", "resample_pcm", "wav_from_pcm"]
 
 _RAW_PCM_TYPES = ("audio/pcm", "audio/l16")
-
-
-class BadAudio(ValueError):
-    """The bytes are not audio we can decode."""
-
-
-class UnsupportedAudio(BadAudio):
-    """Real audio in a container/codec no installed decoder reads (WebM, MP4, Ogg Opus)."""
 
 
 def decode_to_mono(data: bytes, content_type: str | None) -> tuple[np.ndarray, int]:

@@ -1,4 +1,4 @@
-"""Failures inside the local engines, before the provider maps them onto ProviderError classes."""
+"""Failures inside the local engines and decoders, before the provider maps them onto ProviderError classes."""
 
 from __future__ import annotations
 
@@ -9,3 +9,11 @@ class EngineError(RuntimeError):
 
 class Cancelled(Exception):
     """The caller stopped waiting (timeout or cancelled request): the engine gave up early."""
+
+
+class BadAudio(ValueError):
+    """The bytes are not audio we can decode (→ ProviderError INVALID_INPUT)."""
+
+
+class UnsupportedAudio(BadAudio):
+    """Real audio in a container/codec no installed decoder reads: WebM, MP4, Ogg Opus (→ UNSUPPORTED)."""

@@ -11,10 +11,12 @@ Engines load lazily, once; their calls run off the event loop (see ``offload``).
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Awaitable, Mapping
+from typing import ClassVar, TypeVar
 
+from gateway.audio import wav_from_pcm
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -29,9 +31,10 @@ from providers.base import (
     TranscriptionResult,
     Word,
 )
-from providers.local.errors import Cancelled, EngineError
+from providers.local.errors import BadAudio, Cancelled, EngineError, UnsupportedAudio
 from providers.local.offload import run_blocking
-from providers.local.stt import RecognizedWord, SphinxEngine
+from providers.local.recognizer import SphinxProcess
+from providers.local.stt import SAMPLE_RATE as RECOGNIZER_RATE
 from providers.local.tts import EspeakEngine, words_per_minute
 from providers.local.voices import choose_voice
 
@@ -42,7 +45,7 @@ T = TypeVar("T")
 
 # One engine of each kind per process: each owns a C library's global state or a loaded model.
 _espeak = EspeakEngine()
-_sphinx = SphinxEngine()
+_sphinx = SphinxProcess()
 
 
 class LocalProvider(Provider):
@@ -53,8 +56,8 @@ class LocalProvider(Provider):
     default_tts_model = TTS_MODEL
     default_stt_model = STT_MODEL
     # Variants chosen by speaking test sentences and recognizing them back with our own STT (20 sentences, share of
-    # words recovered): edward 78 % (the default: most recognizable of all), robosoft2 71 % (genderless: neutral),
-    # f5 64 % (best female with f2), plain en-us about 30 %.
+    # words recovered): edward 79 % (the default: the most recognizable variant of all 104), robosoft2 68 %
+    # (genderless: neutral), f5 64 % (the best female), plain en-us about 30 %.
     default_voice = "en-us+edward"
     voice_aliases: ClassVar[dict[str, str]] = {
         "female": "en-us+f5",
@@ -91,18 +94,10 @@ class LocalProvider(Provider):
             raise ProviderError(self.id, ErrorClass.UNSUPPORTED, f"format {request.format!r} is not supported")
         if not request.text.strip():
             raise ProviderError(self.id, ErrorClass.INVALID_INPUT, "no text to speak")
-        voice = await self._engine_call(call, _voice_blocking, self, request)
-        if voice is None:
-            raise ProviderError(
-                self.id, ErrorClass.UNSUPPORTED, f"espeak-ng cannot speak language {request.language!r}"
-            )
-        rate = request.sample_rate or await self._engine_call(call, _native_rate)
-        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        rate = request.sample_rate
+        if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
             raise ProviderError(self.id, ErrorClass.UNSUPPORTED, f"sample rate {rate} is outside 8000-48000 Hz")
-        wpm = words_per_minute(request.speed)
-        pcm = await self._engine_call(call, _speak, request.text, voice, wpm, rate)
-        from providers.local.audio_io import wav_from_pcm
-
+        pcm, rate = await self._guarded(call, run_blocking(_speak, self, request))
         audio = wav_from_pcm(pcm, rate) if request.format == "wav" else pcm
         return SynthesisResult(
             audio=audio,
@@ -113,7 +108,11 @@ class LocalProvider(Provider):
         )
 
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
-        words, duration = await self._engine_call(call, _listen, request.audio, request.content_type)
+        return await self._guarded(call, self._transcribe(request))
+
+    async def _transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        pcm, duration = await run_blocking(_decode_for_recognizer, request.audio, request.content_type)
+        words = await _sphinx.recognize(pcm)
         probabilities = [w.probability for w in words if w.probability is not None]
         return TranscriptionResult(
             text=" ".join(w.word for w in words),
@@ -121,24 +120,27 @@ class LocalProvider(Provider):
             # PocketSphinx's sentence probability shrinks with every word; the mean word posterior is comparable
             # across utterance lengths, like other vendors' confidences.
             confidence=round(sum(probabilities) / len(probabilities), 4) if probabilities else None,
-            duration=duration,
+            duration=duration,  # measured from the decoded samples
             model=STT_MODEL,
             language="en",  # the only model installed: other languages are heard as English
         )
 
     async def probe(self, call: Call) -> None:
-        await self._engine_call(call, _load_engines)
+        """Loads both engines (the first probe warms them up, later ones are instant)."""
+        await self._guarded(call, _load_engines())
 
-    # -- running engine work off the event loop, errors mapped once -------------------------------------------
-    async def _engine_call(self, call: Call, fn: Callable[..., T], *args: Any) -> T:
+    async def _guarded(self, call: Call, work: Awaitable[T]) -> T:
+        """``work`` within the attempt's timeout, engine failures mapped onto ProviderError classes."""
         try:
-            return await run_blocking(fn, *args, timeout=call.timeout)
+            return await asyncio.wait_for(work, call.timeout)
         except TimeoutError:
             raise ProviderError(
                 self.id, ErrorClass.TIMEOUT, f"local engine took longer than {call.timeout:g}s"
             ) from None
-        except ProviderError:
-            raise
+        except UnsupportedAudio as exc:
+            raise ProviderError(self.id, ErrorClass.UNSUPPORTED, str(exc)) from None
+        except BadAudio as exc:
+            raise ProviderError(self.id, ErrorClass.INVALID_INPUT, str(exc)) from None
         except EngineError as exc:
             raise ProviderError(self.id, ErrorClass.SERVER, str(exc)) from None
         except Cancelled:
@@ -146,35 +148,27 @@ class LocalProvider(Provider):
 
 
 # -- the blocking halves (worker threads; each takes the cancel event last) ----------------------------------------
-def _voice_blocking(provider: LocalProvider, request: SynthesisRequest, _cancel: threading.Event) -> str | None:
-    return provider._voice(request)  # first use loads espeak-ng: keep that off the event loop too
+def _speak(provider: LocalProvider, request: SynthesisRequest, cancel: threading.Event) -> tuple[bytes, int]:
+    """(PCM, rate) for a request; the first use loads espeak-ng, so voice choice runs here too."""
+    voice = provider._voice(request)
+    if voice is None:
+        raise ProviderError(provider.id, ErrorClass.UNSUPPORTED, f"espeak-ng cannot speak {request.language!r}")
+    from providers.local.audio_io import resample_pcm  # numpy, soxr: loaded on first use, not at import
+
+    native = _espeak.sample_rate
+    rate = request.sample_rate or native  # default: espeak-ng's own 22,050 Hz, no resampling
+    pcm = _espeak.synthesize(request.text, voice, words_per_minute(request.speed), cancel)
+    return resample_pcm(pcm, native, rate), rate
 
 
-def _native_rate(_cancel: threading.Event) -> int:
-    return _espeak.sample_rate
+def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: threading.Event) -> tuple[bytes, float]:
+    """(16 kHz mono PCM, seconds of audio) of an upload."""
+    from providers.local.audio_io import decode_to_mono, resample
+
+    samples, rate = decode_to_mono(audio, content_type)
+    return resample(samples, rate, RECOGNIZER_RATE).astype("<i2").tobytes(), samples.size / rate
 
 
-def _speak(text: str, voice: str, wpm: int, rate: int, cancel: threading.Event) -> bytes:
-    from providers.local.audio_io import resample_pcm
-
-    return resample_pcm(_espeak.synthesize(text, voice, wpm, cancel), _espeak.sample_rate, rate)
-
-
-def _listen(audio: bytes, content_type: str | None, cancel: threading.Event) -> tuple[list[RecognizedWord], float]:
-    from providers.local.audio_io import BadAudio, UnsupportedAudio, decode_to_mono, resample
-    from providers.local.stt import SAMPLE_RATE
-
-    try:
-        samples, rate = decode_to_mono(audio, content_type)
-    except UnsupportedAudio as exc:
-        raise ProviderError("local", ErrorClass.UNSUPPORTED, str(exc)) from None
-    except BadAudio as exc:
-        raise ProviderError("local", ErrorClass.INVALID_INPUT, str(exc)) from None
-    duration = samples.size / rate
-    words = _sphinx.recognize(resample(samples, rate, SAMPLE_RATE), cancel)
-    return words, duration
-
-
-def _load_engines(_cancel: threading.Event) -> None:
-    _espeak.catalogue()
-    _sphinx.load()
+async def _load_engines() -> None:
+    await run_blocking(lambda _cancel: _espeak.catalogue())
+    await _sphinx.load()
