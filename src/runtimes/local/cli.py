@@ -62,12 +62,23 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
             await close()
 
 
+def run(main_coroutine) -> None:  # type: ignore[no-untyped-def]
+    """Run on uvloop when it is installed (uvicorn picks it only when uvicorn creates the loop; here we do, because
+    the runtime is built before serving). Noticeably less CPU per request than the default asyncio loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main_coroutine)
+        return
+    uvloop.run(main_coroutine)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "dev":
         try:
-            asyncio.run(serve(args.host, args.port, args.state_dir, args.log_level))
+            run(serve(args.host, args.port, args.state_dir, args.log_level))
         except KeyboardInterrupt:
             pass
         return 0

@@ -15,6 +15,7 @@ from gateway.health.monitor import HealthMonitor, InProcessHealthService, Memory
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret
 from runtimes.local.config import PROJECT_ROOT, find_project_file
+from runtimes.local.http_client import vendor_http_client
 from runtimes.local.kv import SQLiteKV
 from runtimes.local.sqlite_db import SQLiteDatabase
 from runtimes.local.tasks import LocalBackgroundTasks
@@ -58,7 +59,7 @@ async def build_local_runtime(
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     clock = SystemClock()
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
+    http = vendor_http_client()
     monitor = HealthMonitor(MemoryStorage(), clock, db, http=http, env=env)
     runtime = Runtime(
         db=db,
