@@ -60,4 +60,14 @@ def vendor_http_client() -> httpx.AsyncClient:
             response.stream = _Stream(response.stream)  # type: ignore[arg-type]
             return response
 
-    return httpx.AsyncClient(transport=Transport(limits=LIMITS))
+    client = httpx.AsyncClient(transport=Transport(limits=LIMITS))
+    client._cookies = _NoCookies()  # no setter keeps the subclass; vendor APIs set no cookies we should send back
+    return client
+
+
+class _NoCookies(httpx.Cookies):
+    """Vendors authenticate by header, never by cookie. httpx builds urllib request/response shims to extract
+    cookies from every response (about 5 % of the gateway's CPU per request): skip that."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None

@@ -54,3 +54,13 @@ async def test_streams_arrive_in_chunks(openai_server: FakeServer) -> None:
             assert r.status_code == 200
             chunks = [c async for c in r.aiter_bytes()]
     assert len(chunks) > 1 and b"".join(chunks)[:2] == b"\xff\xfb"
+
+
+async def test_vendor_cookies_are_never_kept() -> None:
+    def set_cookie(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, request=request)
+
+    async with vendor_http_client() as client:
+        client._transport = httpx.MockTransport(set_cookie)
+        await client.get("http://vendor.test/")
+        assert not client.cookies
