@@ -30,6 +30,7 @@ from providers.base import (
     per_million,
 )
 from providers.http import iter_body, open_stream, parse_json, send
+from providers.tts_response import billed_characters, check_audio_response
 
 PROVIDER_ID = "elevenlabs"
 TTS_PATH = "/v1/text-to-speech/{voice_id}"
@@ -123,21 +124,12 @@ def speech_body(request: SynthesisRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def billed_characters(headers: Mapping[str, str], text: str) -> int:
-    value = headers.get("character-cost")
-    return int(value) if value and value.strip().isdigit() else len(text)
-
-
 def duration_media_type(request: SynthesisRequest) -> str | None:
     """How to measure the audio later: from its own headers; raw PCM at the rate we asked the vendor for."""
     return f"audio/pcm; rate={request.sample_rate or DEFAULT_PCM_RATE}" if request.format == "pcm" else None
 
 
-def check_audio_response(content_type: str | None) -> None:
-    """A 2xx whose body is JSON/text is not audio."""
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind.startswith("text/") or kind.endswith("json"):
-        raise malformed(f"expected audio, got {kind}")
+
 
 
 # -- pure wire format: speech-to-text ---------------------------------------------------------------------------
@@ -261,21 +253,21 @@ class ElevenLabsProvider(Provider):
     async def synthesize(self, call: Call, request: SynthesisRequest) -> SynthesisResult:
         model, kwargs = self._speech(call, request, stream=False)
         response = await send(call.http, self.id, **kwargs)
-        check_audio_response(response.headers.get("content-type"))
+        check_audio_response(PROVIDER_ID, response.headers.get("content-type"))
         if not response.content:
             raise malformed("empty audio body")
         return SynthesisResult(
             audio=response.content,
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=model,
-            characters=billed_characters(response.headers, request.text),
+            characters=billed_characters(response.headers, "character-cost", request.text),
             duration_media_type=duration_media_type(request),
         )
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:
         _, kwargs = self._speech(call, request, stream=True)
         async with open_stream(call.http, self.id, **kwargs) as response:
-            check_audio_response(response.headers.get("content-type"))
+            check_audio_response(PROVIDER_ID, response.headers.get("content-type"))
             async for chunk in iter_body(self.id, response):
                 yield chunk
 

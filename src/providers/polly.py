@@ -35,6 +35,7 @@ from providers.base import (
     per_million,
 )
 from providers.http import DescribeError, error_from_response, iter_body, transport_error
+from providers.tts_response import billed_characters
 
 PROVIDER_ID = "polly"
 SERVICE = "polly"
@@ -177,11 +178,6 @@ def speech_body(request: SynthesisRequest, engine: str) -> dict[str, Any]:
     return body
 
 
-def billed_characters(headers: Mapping[str, str], text: str) -> int:
-    value = headers.get("x-amzn-requestcharacters", "").strip()
-    return int(value) if value.isdigit() else len(text)
-
-
 def check_audio(request: SynthesisRequest, content_type: str | None) -> None:
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind != EXPECTED_CONTENT_TYPES[POLLY_FORMATS[request.format]]:
@@ -319,7 +315,7 @@ class PollyProvider(Provider):
         async with opened(call, prepared) as response:
             check_audio(request, response.headers.get("content-type"))
             audio = await read_body(response)
-            characters = billed_characters(response.headers, request.text)
+            characters = billed_characters(response.headers, "x-amzn-requestcharacters", request.text)
         if not audio:
             raise malformed("empty audio body")
         rate = sample_rate_for(request)
