@@ -66,7 +66,7 @@ class Recorder:
     async def _flush_later(self) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), FLUSH_DELAY_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self._wake.clear()
         self._flush_scheduled = False

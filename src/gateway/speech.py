@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from gateway import audio
 from gateway.api.deps import Caller
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
 from gateway.errors import InvalidRequest
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
@@ -80,21 +80,10 @@ async def transcribe_audio(
     )
     assert outcome.result is not None and outcome.winner is not None
     result, provider = outcome.result, outcome.winner.provider
-    charge = Charge(provider.transcription_cost(result), await gateway.markup_for(found.workspace))
-    gateway.recorder.record_usage(
-        usage_row(
-            request_id=found.request_id,
-            workspace_id=found.workspace_id,
-            api_key_id=found.principal.key_id,
-            provider=provider.id,
-            resource="stt",
-            model=result.model,
-            charge=charge,
-            unit_prices=dict(provider.prices.for_model(result.model)),
-            created_at_ms=int(gateway.runtime.clock.time() * 1000),
-            audio_seconds=round(result.duration, 3),
-            input_tokens=result.usage.get(Unit.INPUT_TOKEN),
-            output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
-        )
-    )
+    charge = found.record_usage(
+        Charge(provider.transcription_cost(result), await gateway.markup_for(found.workspace)),
+        provider=provider.id, resource="stt", model=result.model, unit_prices=provider.prices.for_model(result.model),
+        audio_seconds=round(result.duration, 3), input_tokens=result.usage.get(Unit.INPUT_TOKEN),
+        output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
+    )  # fmt: skip
     return Transcribed(result, provider, charge, outcome.count)

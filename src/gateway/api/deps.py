@@ -4,19 +4,23 @@ admitted by the workspace's limits), JSON bodies."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from gateway.auth import Principal, bearer_token
+from gateway.billing import Charge, usage_row
 from gateway.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from gateway.limits.admission import admit
 from gateway.limits.service import Ticket
 from gateway.middleware import request_id_of
 from gateway.services import Gateway
 from gateway.store.workspaces import Workspace
+from providers.base import Unit
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,6 +43,22 @@ class Caller:
     def workspace_id(self) -> str:
         assert self.workspace is not None
         return self.workspace.id
+
+    def record_usage(
+        self, charge: Charge, *, provider: str, resource: str, model: str | None, unit_prices: Mapping[Unit, Decimal],
+        segment: int = 0, characters: int | None = None, audio_seconds: float | None = None,
+        input_tokens: int | None = None, output_tokens: int | None = None,
+    ) -> Charge:  # fmt: skip
+        """Buffer this request's usage row (written after the response) and return the charge."""
+        self.gateway.recorder.record_usage(
+            usage_row(
+                request_id=self.request_id, workspace_id=self.workspace_id, api_key_id=self.principal.key_id,
+                provider=provider, resource=resource, model=model, charge=charge, unit_prices=dict(unit_prices),
+                created_at_ms=int(self.gateway.runtime.clock.time() * 1000), segment=segment, characters=characters,
+                audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
+            )
+        )  # fmt: skip
+        return charge
 
 
 async def caller(request: Request) -> Caller:

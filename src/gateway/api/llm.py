@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, m
 
 from gateway import llm_script
 from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
 from gateway.errors import ErrorClass, InvalidRequest, NotFound, ProviderError
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
@@ -160,22 +160,10 @@ async def bill_completion(
     gateway = found.gateway
     priced = pricing_model(provider, reported_model, requested)
     charge = Charge(provider.completion_cost(priced, input_tokens, output_tokens), await gateway.markup_for(found.workspace))
-    gateway.recorder.record_usage(
-        usage_row(
-            request_id=found.request_id,
-            workspace_id=found.workspace_id,
-            api_key_id=found.principal.key_id,
-            provider=provider.id,
-            resource="llm",
-            model=reported_model or priced,
-            charge=charge,
-            unit_prices=dict(provider.prices.for_model(priced)),
-            created_at_ms=int(gateway.runtime.clock.time() * 1000),
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-        )
-    )
-    return charge
+    return found.record_usage(
+        charge, provider=provider.id, resource="llm", model=reported_model or priced,
+        unit_prices=provider.prices.for_model(priced), input_tokens=input_tokens, output_tokens=output_tokens,
+    )  # fmt: skip
 
 
 # -- streaming -----------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from gateway.api.deps import Caller
 from gateway.auth import bearer_token
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
 from gateway.errors import Forbidden, GatewayError, InvalidRequest, ProviderError
 from gateway.middleware import request_id_of
 from gateway.routing.select import select_candidates
@@ -216,12 +216,10 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
         seconds = round(segment.seconds, 3)
         charge = Charge(route.cost(seconds), markup)
         charges.append(charge)
-        gateway.recorder.record_usage(usage_row(
-            request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
-            provider=route.provider_id, resource="stt", model=route.vendor_model, charge=charge,
-            unit_prices=route.unit_prices(), created_at_ms=int(gateway.runtime.clock.time() * 1000),
-            segment=segment.index, audio_seconds=seconds,
-        ))  # fmt: skip
+        found.record_usage(
+            charge, provider=route.provider_id, resource="stt", model=route.vendor_model,
+            unit_prices=route.unit_prices(), segment=segment.index, audio_seconds=seconds,
+        )
 
     hooks = SessionHooks(
         open_leg=open_leg,
@@ -285,12 +283,10 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
         model = route.model(_call(gateway, leg.candidate.credentials), options)
         charge = Charge(route.cost(characters, model), markup)
         charges.append(charge)
-        gateway.recorder.record_usage(usage_row(
-            request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
-            provider=route.provider_id, resource="tts", model=model, charge=charge,
-            unit_prices=route.unit_prices(model),
-            created_at_ms=int(gateway.runtime.clock.time() * 1000), segment=index, characters=characters,
-        ))  # fmt: skip
+        found.record_usage(
+            charge, provider=route.provider_id, resource="tts", model=model,
+            unit_prices=route.unit_prices(model), segment=index, characters=characters,
+        )
 
     relay = SpeakRelay(
         client, legs, config, open_leg=open_leg, segment_done=segment_done,

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
 from gateway.api.voice import SynthesizeBody, synthesis_request, tts_candidates
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.sentences import split_sentences
 from gateway.streaming.tts_stream import LIVE, TTSStream, VendorRun, billing_model, pin_sample_rate
@@ -44,12 +44,10 @@ async def stream(request: Request, found: Caller = Depends(workspace_caller)) ->
             model = billing_model(provider, tts)
             result = SynthesisResult(audio=b"", content_type="", model=model, characters=run.characters)
             charge = Charge(provider.synthesis_cost(result), markup)
-            gateway.recorder.record_usage(usage_row(
-                request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
-                provider=provider.id, resource="tts", model=model, charge=charge,
-                unit_prices=dict(provider.prices.for_model(model)),
-                created_at_ms=int(gateway.runtime.clock.time() * 1000), segment=segment, characters=run.characters,
-            ))  # fmt: skip
+            found.record_usage(
+                charge, provider=provider.id, resource="tts", model=model,
+                unit_prices=provider.prices.for_model(model), segment=segment, characters=run.characters,
+            )  # fmt: skip
 
     relay = TTSStream(
         runner=gateway.failover, candidates=candidates, request=tts,

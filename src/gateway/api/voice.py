@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from gateway import audio
 from gateway.api.deps import Caller, caller, check_workspace_claim, json_body, read_body, workspace_caller
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.health.view import caller_circuit
 from gateway.routing.directory import Candidate
@@ -88,24 +88,11 @@ async def bill_synthesis(
     gateway = found.gateway
     provider = candidate.provider
     charge = Charge(provider.synthesis_cost(result), await gateway.markup_for(found.workspace))
-    gateway.recorder.record_usage(
-        usage_row(
-            request_id=found.request_id,
-            workspace_id=found.workspace_id,
-            api_key_id=found.principal.key_id,
-            provider=provider.id,
-            resource="tts",
-            model=result.model,
-            charge=charge,
-            unit_prices=dict(provider.prices.for_model(result.model)),
-            created_at_ms=int(gateway.runtime.clock.time() * 1000),
-            segment=segment,
-            characters=result.characters,
-            input_tokens=result.usage.get(Unit.INPUT_TOKEN),
-            output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
-        )
-    )
-    return charge
+    return found.record_usage(
+        charge, provider=provider.id, resource="tts", model=result.model,
+        unit_prices=provider.prices.for_model(result.model), segment=segment, characters=result.characters,
+        input_tokens=result.usage.get(Unit.INPUT_TOKEN), output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
+    )  # fmt: skip
 
 
 @router.post("/voice/synthesize", summary="Text to speech, with failover across vendors")

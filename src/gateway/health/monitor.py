@@ -238,7 +238,7 @@ class HealthMonitor:
             if exc.error_class == ErrorClass.UNSUPPORTED:
                 return None  # no probe for this vendor: passive observations only
             error = exc.error_class
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = ErrorClass.TIMEOUT
         except Exception:  # a probe bug must not stop the alarm
             log.warning("probe of %s raised unexpectedly", provider.id, exc_info=True)
@@ -277,5 +277,5 @@ async def run_alarm_loop(monitor: HealthMonitor, clock: Clock, stop: asyncio.Eve
         delay = PROBE_INTERVAL_MS / 1000 if next_ms is None else max(0.0, next_ms / 1000 - clock.time())
         try:
             await asyncio.wait_for(stop.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

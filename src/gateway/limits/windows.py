@@ -14,7 +14,7 @@ from typing import Any
 
 
 class Window:
-    __slots__ = ("seconds", "entries", "total")
+    __slots__ = ("entries", "seconds", "total")
 
     def __init__(self, seconds: float, entries: list[list[Any]] | None = None) -> None:
         self.seconds = seconds

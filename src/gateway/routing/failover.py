@@ -39,7 +39,7 @@ from gateway.health.client import HealthClient
 from gateway.metrics import Metrics
 from gateway.ports import Clock
 from gateway.recorder import Recorder
-from gateway.routing.breaker import Admission, Breakers, BreakerPolicy
+from gateway.routing.breaker import Admission, BreakerPolicy, Breakers
 from gateway.routing.directory import Candidate
 from gateway.routing.plan import BREAKER_OPEN, COOLING, Held, last_resort_order, plan_attempts
 from gateway.store.failovers import FailoverEvent
@@ -178,7 +178,7 @@ class FailoverRunner:
             result = await asyncio.wait_for(attempt(candidate, call), timeout)
         except ProviderError as exc:
             error = exc
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = ProviderError(candidate.id, ErrorClass.TIMEOUT, f"no answer within {timeout:.1f}s")
         except GatewayError:
             breaker.abandon(admission)

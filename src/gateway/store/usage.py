@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.ids import new_id
@@ -18,7 +18,7 @@ from gateway.ports import Database, Statement
 
 
 def period_of(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return f"{moment.year:04d}-{moment.month:02d}"
 
 

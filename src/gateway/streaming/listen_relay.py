@@ -26,7 +26,7 @@ from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.timeline import AudioTimeline
 from gateway.streaming.upstream import closed_error
-from providers.realtime.events import Event, Other, Transcript, Turn
+from providers.realtime.events import Event, Transcript, Turn
 from providers.realtime.routes import ListenOptions, ListenRoute
 
 log = logging.getLogger("gateway.realtime")
@@ -137,7 +137,7 @@ class ListenRelay:
                 while not self._done:
                     try:
                         kind, segment, data = await asyncio.wait_for(self._queue.get(), self._tick())
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         kind, segment, data = "tick", -1, None
                     await self._handle(kind, segment, data)
                     await self._check_timers()

@@ -11,7 +11,7 @@ import re
 
 _END = re.compile(r"""([.!?…。！？]+["'”’)\]]*)(\s+|$)""")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp no fig approx dept est".split()
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co", "corp", "no", "fig", "approx", "dept", "est"]
 )
 DEFAULT_MAX_CHARS = 1000
 

@@ -99,7 +99,7 @@ class SpeakRelay:
                 while not self._done:
                     try:
                         kind, segment, data = await asyncio.wait_for(self._queue.get(), 0.1)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         kind, segment, data = "tick", -1, None
                     await self._handle(kind, segment, data)
                     await self._check_stall()

@@ -146,7 +146,7 @@ class TTSStream:
                     chunk = await asyncio.wait_for(stream.__anext__(), self.stall_timeout)
                 except StopAsyncIteration:
                     return
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise ProviderError(candidate.id, ErrorClass.TIMEOUT,
                                         f"the audio stream stalled for {self.stall_timeout:g}s") from None
                 if chunk:
