@@ -1,0 +1,89 @@
+"""The built-in `local` engine as a user meets it: the default with no vendor account, and the last resort when every
+configured vendor is down. Real espeak-ng and PocketSphinx, no fake anywhere on the speech path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import GatewayHarness, make_gateway, vendor_env
+from tests.fakes.harness import Fault, FakeServer
+from tests.test_local_server import ADMIN, LocalServer
+
+pytest.importorskip("espeakng_loader")
+pytest.importorskip("pocketsphinx")
+
+SENTENCE = "hello world this is a test of the gateway"
+CONTENT_WORDS = {"hello", "world", "test", "gateway"}
+
+
+def recovered(text: str) -> set[str]:
+    return CONTENT_WORDS & set(text.lower().split())
+
+
+@pytest.fixture
+async def gw_with_builtin(openai_fake: FakeServer, deepgram_fake: FakeServer) -> AsyncIterator[GatewayHarness]:
+    async for harness in make_gateway(vendor_env(openai_fake, deepgram_fake), builtin=True):
+        yield harness
+
+
+async def test_total_outage_of_configured_vendors_is_served_by_the_builtin_engine(
+    gw_with_builtin: GatewayHarness, openai_fake: FakeServer, deepgram_fake: FakeServer
+) -> None:
+    gw = gw_with_builtin
+    openai_fake.state.always(Fault("status", status=503))
+    deepgram_fake.state.always(Fault("status", status=500))
+    r = await gw.client.post(
+        "/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}}, headers=gw.auth()
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["x-provider"] == "local" and r.headers["x-attempts"] == "3"
+    assert r.headers["content-type"] == "audio/wav" and r.content[:4] == b"RIFF"
+    assert r.headers["x-cost"] == "0.000000"
+
+    t = await gw.client.post(
+        "/voice/transcribe", content=r.content, headers={**gw.auth(), "Content-Type": "audio/wav"}
+    )
+    assert t.status_code == 200, t.text
+    body = t.json()
+    assert body["provider"] == "local" and t.headers["x-attempts"] == "3"
+    assert len(recovered(body["text"])) >= 3, body["text"]
+
+    health = (await gw.client.get("/voice/providers/health", headers=gw.auth())).json()
+    assert health["local"]["status"] != "unconfigured" and set(health["local"]["capabilities"]) == {"stt", "tts"}
+
+
+async def test_the_platform_can_turn_the_builtin_fallback_off(
+    gw_with_builtin: GatewayHarness, openai_fake: FakeServer, deepgram_fake: FakeServer
+) -> None:
+    gw = gw_with_builtin
+    r = await gw.client.put("/admin/platform/settings", json={"builtinFallbackEnabled": False}, headers=gw.admin)
+    assert r.status_code == 200
+    openai_fake.state.always(Fault("status", status=503))
+    deepgram_fake.state.always(Fault("status", status=503))
+    r = await gw.client.post("/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}},
+                             headers=gw.auth())
+    assert r.status_code == 502
+    assert [a["provider"] for a in r.json()["error"]["attempts"]] == ["openai", "deepgram"]
+
+
+def test_round_trip_through_the_running_local_server_with_no_vendor_account(tmp_path: Path) -> None:
+    env = {"ADMIN_TOKEN": ADMIN, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    server = LocalServer(tmp_path, env)
+    try:
+        server.wait_ready()
+        auth = {"Authorization": f"Bearer {server.dev_key()}"}
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            r = client.post("/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}},
+                            headers=auth)
+            assert r.status_code == 200, r.text
+            assert r.headers["x-provider"] == "local"
+            t = client.post("/voice/transcribe", content=r.content, headers={**auth, "Content-Type": "audio/wav"})
+            assert t.status_code == 200, t.text
+            assert t.json()["provider"] == "local"
+            assert len(recovered(t.json()["text"])) >= 3, t.json()["text"]
+    finally:
+        server.stop()
