@@ -6,8 +6,9 @@ Only I/O lives here; payloads and parsing are the pure functions of the sibling 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -83,16 +84,7 @@ class OpenAIProvider(Provider):
         voice = self.resolve_voice(request.voice) or "alloy"
         payload = speech.speech_payload(request, model=model, voice=voice)
         sse = payload.get("stream_format") == "sse"
-        async with open_stream(
-            call.http,
-            self.id,
-            "POST",
-            api.url(call.credentials, api.SPEECH_PATH),
-            timeout=call.timeout,
-            describe=api.describe_for(call.credentials),
-            headers=api.auth_headers(call.credentials),
-            json=payload,
-        ) as response:
+        async with self._stream(call, api.SPEECH_PATH, payload) as response:
             if not sse:
                 async for chunk in self._checked_audio(request.format, response):
                     yield chunk, None
@@ -130,46 +122,18 @@ class OpenAIProvider(Provider):
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
         model = request.model or self.default_stt_model or "whisper-1"
         fields, files = transcription.transcription_form(request, model=model)
-        response = await send(
-            call.http,
-            self.id,
-            "POST",
-            api.url(call.credentials, api.TRANSCRIPTIONS_PATH),
-            timeout=call.timeout,
-            describe=api.describe_for(call.credentials),
-            headers=api.auth_headers(call.credentials),
-            data=fields,
-            files=files,
-        )
+        response = await self._send(call, "POST", api.TRANSCRIPTIONS_PATH, data=fields, files=files)
         return transcription.parse_transcription(parse_json(self.id, response), model=model, request=request)
 
     # -- chat -----------------------------------------------------------------------------------------------------
     async def complete(self, call: Call, request: CompletionRequest) -> CompletionResult:
         model = request.model or self.default_llm_model or "gpt-4o-mini"
-        response = await send(
-            call.http,
-            self.id,
-            "POST",
-            api.url(call.credentials, api.CHAT_PATH),
-            timeout=call.timeout,
-            describe=api.describe_for(call.credentials),
-            headers=api.auth_headers(call.credentials),
-            json=chat.chat_payload(request, model=model),
-        )
+        response = await self._send(call, "POST", api.CHAT_PATH, json=chat.chat_payload(request, model=model))
         return chat.parse_completion(parse_json(self.id, response), model=model)
 
     async def stream_completion(self, call: Call, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         model = request.model or self.default_llm_model or "gpt-4o-mini"
-        async with open_stream(
-            call.http,
-            self.id,
-            "POST",
-            api.url(call.credentials, api.CHAT_PATH),
-            timeout=call.timeout,
-            describe=api.describe_for(call.credentials),
-            headers=api.auth_headers(call.credentials),
-            json=chat.chat_payload(request, model=model, stream=True),
-        ) as response:
+        async with self._stream(call, api.CHAT_PATH, chat.chat_payload(request, model=model, stream=True)) as response:
             async for event in iter_sse(self.id, response):
                 if event.data.strip() == chat.DONE:
                     return
@@ -181,15 +145,20 @@ class OpenAIProvider(Provider):
 
     # -- health ---------------------------------------------------------------------------------------------------
     async def probe(self, call: Call) -> None:
-        response = await send(
-            call.http,
-            self.id,
-            "GET",
-            api.url(call.credentials, api.MODELS_PATH),
-            timeout=call.timeout,
-            describe=api.describe_for(call.credentials),
-            headers=api.auth_headers(call.credentials),
-        )
+        response = await self._send(call, "GET", api.MODELS_PATH)
         body = parse_json(self.id, response)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise ProviderError(self.id, ErrorClass.MALFORMED, "model list has no data")
+
+    # -- plumbing ---------------------------------------------------------------------------------------------------
+    async def _send(self, call: Call, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await send(
+            call.http, self.id, method, api.url(call.credentials, path), timeout=call.timeout,
+            describe=api.describe_for(call.credentials), headers=api.auth_headers(call.credentials), **kwargs,
+        )  # fmt: skip
+
+    def _stream(self, call: Call, path: str, payload: dict[str, Any]) -> AbstractAsyncContextManager[httpx.Response]:
+        return open_stream(
+            call.http, self.id, "POST", api.url(call.credentials, path), timeout=call.timeout,
+            describe=api.describe_for(call.credentials), headers=api.auth_headers(call.credentials), json=payload,
+        )  # fmt: skip
