@@ -98,7 +98,8 @@ async def _open_binding(call: Call, model: str, inputs: dict[str, Any]) -> Upstr
         response = await ai.run(model, inputs, {"websocket": True})
     except Exception as exc:  # noqa: BLE001 - a JsException on Workers
         raise ProviderError("workers_ai", ErrorClass.SERVER, f"AI binding websocket: {str(exc)[:200]}") from None
-    socket = getattr(response, "webSocket", None)
+    # The binding's 101 Response carries the socket; through the Python SDK it sits on the wrapped JS object.
+    socket = getattr(response, "webSocket", None) or getattr(getattr(response, "js_object", None), "webSocket", None)
     if socket is None:
         status = getattr(response, "status", "?")
         raise ProviderError("workers_ai", ErrorClass.SERVER, f"AI binding returned no websocket (HTTP {status})")

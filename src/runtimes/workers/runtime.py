@@ -14,7 +14,7 @@ from .http_transport import WorkersFetchTransport
 from .kv import WorkersKV
 from .limits import limiter_stubs
 from .tasks import WorkersBackgroundTasks
-from .websocket import open_websocket
+from .websocket import WorkersUpstreamWebSocket, open_websocket
 
 # Every string variable/secret the core reads. The env is a JS object, not a mapping, so names are read one by one;
 # tests/runtimes/workers/test_runtime.py fails when the core starts reading a name missing here.
@@ -39,6 +39,7 @@ BINDING_KV = "KV"
 BINDING_HEALTH = "PROVIDER_HEALTH"
 BINDING_AI = "AI"
 BINDING_LIMITS = "WORKSPACE_LIMITS"
+ADOPT_WEBSOCKET = "adopt_websocket"  # providers.realtime.routes.ADOPT_WEBSOCKET (not imported: keep adapters lazy)
 
 
 def _binding(env: Any, name: str) -> Any | None:
@@ -66,6 +67,9 @@ def build_runtime(env: Any) -> Runtime:
     ai = _binding(env, BINDING_AI)
     if ai is not None:
         extras[BINDING_AI] = ai
+        # `AI.run(model, inputs, {"websocket": True})` answers with a JS WebSocket; this turns it into the core's
+        # UpstreamWebSocket so realtime sessions can use the binding directly.
+        extras[ADOPT_WEBSOCKET] = WorkersUpstreamWebSocket
     limits = _binding(env, BINDING_LIMITS)
     if limits is not None:
         from gateway.limits.wiring import LIMITER_STUBS

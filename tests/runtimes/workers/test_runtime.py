@@ -160,3 +160,20 @@ async def test_workspace_limiter_binding_selects_leasing_over_rpc(sdk, sqlite_co
         assert isinstance(build_limits(runtime, UsageStore(runtime.db)), LeasingLimits)
     finally:
         await runtime.http.aclose()
+
+
+async def test_ai_binding_comes_with_a_websocket_adopter(sdk, sqlite_conn):
+    from providers.realtime.routes import ADOPT_WEBSOCKET
+    from runtimes.workers.websocket import WorkersUpstreamWebSocket
+
+    ai = object()
+    env = standins.Env(
+        DB=standins.D1Database(sqlite_conn), KV=standins.KVNamespace(),
+        PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None), AI=ai,
+    )
+    runtime = build_runtime(env)
+    try:
+        assert runtime.extras["AI"] is ai
+        assert runtime.extras[ADOPT_WEBSOCKET] is WorkersUpstreamWebSocket
+    finally:
+        await runtime.http.aclose()
