@@ -72,7 +72,7 @@ class Recorder:
         self._flush_scheduled = False
         for delay in (*RETRY_DELAYS, None):
             try:
-                await self.flush()
+                await self._write()
                 return
             except Exception:
                 log.exception("usage flush failed; %d records kept for retry", self.pending)
@@ -81,8 +81,12 @@ class Recorder:
                 await asyncio.sleep(delay)
 
     async def flush(self) -> int:
-        """Write everything pending. Returns how many records were written."""
-        self._wake.set()  # a scheduled flush waiting for its delay has nothing left to wait for
+        """Write everything pending now. Returns how many records were written."""
+        if self._flush_scheduled:
+            self._wake.set()  # the scheduled flush waiting out its delay has nothing left to wait for
+        return await self._write()
+
+    async def _write(self) -> int:
         async with self._lock:
             written = 0
             while self._usage or self._failovers:

@@ -1,0 +1,65 @@
+"""The write-behind recorder: rows from requests finishing together become one database batch, nothing is lost when
+a batch fails, and an explicit flush does not wait out the coalescing delay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from gateway.ports import SystemClock
+from gateway.recorder import FLUSH_AT_RECORDS, FLUSH_DELAY_SECONDS, Recorder
+from gateway.store.failovers import FailoverEvent
+from runtimes.local.tasks import LocalBackgroundTasks
+
+
+class CountingDb:
+    def __init__(self, fail_first: int = 0) -> None:
+        self.batches: list[int] = []
+        self.fail_first = fail_first
+
+    async def batch(self, statements):  # type: ignore[no-untyped-def]
+        if self.fail_first:
+            self.fail_first -= 1
+            raise RuntimeError("database unavailable")
+        self.batches.append(len(statements))
+        return []
+
+
+def event(n: int) -> FailoverEvent:
+    return FailoverEvent(f"req_{n}", "ws", "openai", "deepgram", "timeout", 5, "switched", 0)
+
+
+async def test_records_arriving_together_are_written_in_one_batch() -> None:
+    db, tasks = CountingDb(), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock())  # type: ignore[arg-type]
+    for n in range(30):
+        recorder.record_failover(event(n))
+        await asyncio.sleep(0)
+    await tasks.drain()
+    assert db.batches == [30] and recorder.pending == 0
+
+
+async def test_a_full_buffer_is_written_without_waiting_for_the_delay() -> None:
+    db, tasks = CountingDb(), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock())  # type: ignore[arg-type]
+    started = time.monotonic()
+    for n in range(FLUSH_AT_RECORDS):
+        recorder.record_failover(event(n))
+    await tasks.drain()
+    assert sum(db.batches) == FLUSH_AT_RECORDS
+    assert time.monotonic() - started < FLUSH_DELAY_SECONDS
+
+
+async def test_an_explicit_flush_wakes_the_scheduled_one_and_a_failed_batch_is_kept() -> None:
+    db, tasks = CountingDb(fail_first=1), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock())  # type: ignore[arg-type]
+    recorder.record_failover(event(1))
+    try:
+        await recorder.flush()
+    except RuntimeError:
+        pass
+    assert recorder.pending == 1  # the failed batch went back into the buffer
+    started = time.monotonic()
+    assert await recorder.flush() == 1
+    await tasks.drain()  # the scheduled flush was woken: draining does not wait out its delay
+    assert time.monotonic() - started < FLUSH_DELAY_SECONDS and db.batches == [1]
