@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, describe_validation_errors
 from gateway.metrics import MetricsMiddleware
 from gateway.middleware import RequestIdMiddleware, request_id_of
 from gateway.ports import Runtime
@@ -43,11 +43,7 @@ async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors()[:10]:
-        where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
-        problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-    return error_response(request, 422, "invalid_request", "; ".join(problems) or "invalid request")
+    return error_response(request, 422, "invalid_request", describe_validation_errors(exc.errors()))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

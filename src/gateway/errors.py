@@ -159,3 +159,12 @@ class ProviderError(Exception):
         if self.status is not None:
             out["status"] = self.status
         return out
+
+
+def describe_validation_errors(errors: list[Any], limit: int = 10) -> str:
+    """Pydantic's error list as one readable line: ``field.path: message; ...`` (the ``body`` prefix dropped)."""
+    problems = []
+    for err in errors[:limit]:
+        where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+        problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(problems) or "invalid request"

@@ -14,7 +14,14 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.auth import Principal, bearer_token
 from gateway.billing import Charge, usage_row
-from gateway.errors import Forbidden, InvalidRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from gateway.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    describe_validation_errors,
+)
 from gateway.limits.admission import admit
 from gateway.limits.service import Ticket
 from gateway.middleware import request_id_of
@@ -114,8 +121,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def json_body(request: Request, model: type[M]) -> M:
-    """Parse a JSON body into ``model`` with clear 4xx errors (no FastAPI body magic: one error shape)."""
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, with clear 4xx errors for anything else (no FastAPI body magic: one error shape)."""
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/json", "") and not content_type.endswith("+json"):
         raise UnsupportedMediaType("send the body as application/json")
@@ -128,14 +135,16 @@ async def json_body(request: Request, model: type[M]) -> M:
         raise InvalidRequest("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    return data
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """Parse a JSON object body into ``model``; validation problems are 422 naming each field."""
+    data = await json_object(request)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:10]:
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-        raise InvalidRequest("; ".join(problems), status=422) from None
+        raise InvalidRequest(describe_validation_errors(exc.errors()), status=422) from None
 
 
 def check_workspace_claim(found: Caller, claimed: str | None) -> None:

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api.deps import Caller, json_body, read_body, workspace_caller
+from gateway.api.deps import Caller, json_object, read_body, workspace_caller
 from gateway.api.llm import (
     MAX_MESSAGES,
     MAX_OUTPUT_TOKENS,
@@ -34,7 +34,14 @@ from gateway.api.llm import (
     stream_headers,
 )
 from gateway.api.voice import bill_synthesis
-from gateway.errors import GatewayError, InvalidRequest, NotFound, PayloadTooLarge, ProviderError
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ProviderError,
+    describe_validation_errors,
+)
 from gateway.middleware import request_id_of
 from gateway.multipart_form import parse_form
 from gateway.routing.directory import Candidate
@@ -122,22 +129,15 @@ class OpenAIRoute(APIRoute):
 router = APIRouter(route_class=OpenAIRoute, tags=["openai-compatible"])
 
 
-class _AnyObject(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
 async def openai_body(request: Request, model: type[Any]) -> Any:
     """Like ``json_body``, but validation problems are 400 with the offending ``param`` named, as OpenAI does."""
-    raw = await json_body(request, _AnyObject)
+    data = await json_object(request)
     try:
-        return model.model_validate(raw.model_extra or {})
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first.get("loc", ())) or None
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: {e.get('msg', 'invalid')}" for e in exc.errors()[:5]
-        )
-        raise InvalidRequest(problems, extra={"param": param}) from None
+        raise InvalidRequest(describe_validation_errors(exc.errors(), limit=5), extra={"param": param}) from None
 
 
 def invalid(message: str, param: str | None = None) -> InvalidRequest:
