@@ -13,10 +13,10 @@ from gateway.api.deps import Caller, admin_caller, caller, json_body, require_fo
 from gateway.auth import generate_key
 from gateway.errors import Forbidden, InvalidRequest
 from gateway.routing.directory import PLATFORM_KEY_PREFIX
+from gateway.routing.select import require_known_provider
 from gateway.routing.strategies import STRATEGIES
 from gateway.store.failovers import list_failovers
 from gateway.store.usage import period_bounds, period_of
-from providers import PROVIDER_IDS
 
 router = APIRouter(tags=["admin"])
 
@@ -77,12 +77,6 @@ class Strategy(BaseModel):
 
     strategy: Literal["cost", "latency", "priority", "weighted", "round_robin"]
     config: dict[str, Any] = Field(default_factory=dict)
-
-
-def _known_provider(provider: str) -> str:
-    if provider not in PROVIDER_IDS:
-        raise InvalidRequest(f"unknown provider {provider!r}; known: {', '.join(PROVIDER_IDS)}")
-    return provider
 
 
 def _seal(found: Caller, api_key: str) -> str:
@@ -153,7 +147,7 @@ async def revoke_key(workspace_id: str, key_id: str, found: Caller = Depends(adm
 async def put_workspace_provider(
     workspace_id: str, provider: str, request: Request, found: Caller = Depends(admin_caller)
 ) -> dict[str, Any]:
-    _known_provider(provider)
+    require_known_provider(provider)
     require_found(await found.gateway.workspaces.get(workspace_id), "workspace")
     body = await json_body(request, WorkspaceProvider)
     sealed = _seal(found, body.apiKey) if body.apiKey else None
@@ -178,7 +172,7 @@ async def put_strategy(workspace_id: str, request: Request, found: Caller = Depe
 
 @router.put("/admin/platform/providers/{provider}")
 async def put_platform_provider(provider: str, request: Request, found: Caller = Depends(admin_caller)) -> dict[str, Any]:
-    _known_provider(provider)
+    require_known_provider(provider)
     body = await json_body(request, PlatformProvider)
     if body.apiKey:
         await found.gateway.runtime.kv.put(PLATFORM_KEY_PREFIX + provider, _seal(found, body.apiKey))

@@ -14,7 +14,7 @@ from gateway.billing import Charge
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.health.view import caller_circuit
 from gateway.routing.directory import Candidate
-from gateway.routing.select import select_candidates
+from gateway.routing.select import require_known_provider, select_candidates
 from gateway.speech import same_model, transcribe_audio
 from providers import PROVIDER_IDS, get_provider
 from providers.base import (
@@ -152,8 +152,8 @@ async def transcribe(request: Request, found: Caller = Depends(workspace_caller)
     punctuate = _flag(query.get("punctuate"), "punctuate", True)
     diarize = _flag(query.get("diarize"), "diarize", False)
     model = query.get("model") or None
-    if pinned is not None and pinned not in PROVIDER_IDS:
-        raise InvalidRequest(f"unknown provider {pinned!r}; known: {', '.join(PROVIDER_IDS)}")
+    if pinned is not None:
+        require_known_provider(pinned)  # before reading what may be 25 MB of audio
     data = await read_body(request, gateway.settings.max_audio_bytes)
     if not data:
         raise InvalidRequest("the request body is empty; send the audio bytes as the body")

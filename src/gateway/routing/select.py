@@ -28,6 +28,12 @@ def next_sequence(workspace_id: str, capability: Capability) -> int:
     return value
 
 
+def require_known_provider(provider_id: str) -> str:
+    if provider_id not in PROVIDER_IDS:
+        raise InvalidRequest(f"unknown provider {provider_id!r}; known: {', '.join(PROVIDER_IDS)}")
+    return provider_id
+
+
 async def select_candidates(
     gateway: Gateway,
     workspace_id: str,
@@ -37,8 +43,8 @@ async def select_candidates(
     can_serve: Callable[[Candidate], bool],
     estimate: Callable[[Candidate], Decimal],
 ) -> list[Candidate]:
-    if pinned is not None and pinned not in PROVIDER_IDS:
-        raise InvalidRequest(f"unknown provider {pinned!r}; known: {', '.join(PROVIDER_IDS)}")
+    if pinned is not None:
+        require_known_provider(pinned)
     candidates = await gateway.directory.candidates(workspace_id, capability)
     if pinned is not None:
         candidates = [c for c in candidates if c.id == pinned]
