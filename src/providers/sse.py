@@ -7,7 +7,7 @@ is *discarded* (the stream was cut mid-event, so the caller must not act on half
 
 :class:`SSEDecoder` is the pure, incremental part (unit-tested without I/O); :func:`iter_sse` feeds it from an
 ``httpx`` streamed response through :func:`providers.http.iter_body`, so a cut or stalled body surfaces as
-``ProviderError`` (CONNECTION / TIMEOUT).
+``ProviderError`` (CONNECTION / TIMEOUT); :func:`iter_sse_bytes` does the same for any async iterator of bytes.
 """
 
 from __future__ import annotations
@@ -109,10 +109,16 @@ class SSEDecoder:
 
 async def iter_sse(provider: str, response: httpx.Response) -> AsyncIterator[ServerSentEvent]:
     """Events from a streamed response, in order, decoded as UTF-8 even when a character spans two chunks."""
+    async for event in iter_sse_bytes(provider, iter_body(provider, response)):
+        yield event
+
+
+async def iter_sse_bytes(provider: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
+    """Events from raw body chunks split anywhere (e.g. a Workers binding's ``ReadableStream``), as :func:`iter_sse`."""
     decoder = SSEDecoder()
     utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
     try:
-        async for chunk in iter_body(provider, response):
+        async for chunk in chunks:
             for event in decoder.feed(utf8.decode(chunk)):
                 yield event
         for event in decoder.feed(utf8.decode(b"", final=True)) + decoder.close():

@@ -170,13 +170,16 @@ def test_completion_inputs_and_usage() -> None:
 
 
 async def test_sse_parser_handles_split_events_crlf_and_final_usage() -> None:
+    # "\r\n" and the two UTF-8 bytes of "é" are each split between chunks, as TCP or a ReadableStream may do.
     chunks = from_chunks(
-        b'data: {"response":"Hel","p":"x"}\r\n\r\ndata: {"respon',
-        b'se":"lo"}\n\n: keep-alive\n\ndata: {"response":"","usage":{"prompt_tokens":4,"completion_tokens":2}}\n\n',
+        b'data: {"response":"Hel","p":"x"}\r',
+        b'\n\r\ndata: {"respon',
+        b'se":"lo caf\xc3',
+        b'\xa9"}\n\n: keep-alive\n\ndata: {"response":"","usage":{"prompt_tokens":4,"completion_tokens":2}}\n\n',
         b"data: [DONE]\n\n",
     )
     parsed = await collect(llm.parse_stream(chunks, "m"))
-    assert [c.text for c in parsed] == ["Hel", "lo", ""]
+    assert [c.text for c in parsed] == ["Hel", "lo caf\u00e9", ""]
     assert (parsed[-1].input_tokens, parsed[-1].output_tokens, parsed[-1].finish_reason) == (4, 2, "stop")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import CompletionChunk, CompletionRequest, CompletionResult
+from providers.sse import iter_sse_bytes
 
 from .api import PROVIDER_ID, describe_error
 
@@ -54,43 +55,31 @@ def parse_completion(result: Any, model: str) -> CompletionResult:
     )
 
 
-def _event_data(event: str) -> str | None:
-    lines = [line[5:].removeprefix(" ") for line in event.splitlines() if line.startswith("data:")]
-    return "\n".join(lines) if lines else None
-
-
 async def parse_stream(chunks: AsyncIterator[bytes], model: str) -> AsyncIterator[CompletionChunk]:
     """SSE bytes (split anywhere) → text chunks, then one final chunk carrying the reported usage.
 
     A stream that ends before ``[DONE]`` was cut; an event that is not JSON is MALFORMED; an error object inside
     the stream is the vendor failing mid-answer.
     """
-    buffer = ""
     usage: tuple[int, int] | None = None
-    async for raw in chunks:
-        buffer += raw.decode("utf-8", "replace").replace("\r\n", "\n")
-        while "\n\n" in buffer:
-            event, buffer = buffer.split("\n\n", 1)
-            data = _event_data(event)
-            if data is None:
-                continue  # comments / keep-alives
-            if data.strip() == "[DONE]":
-                input_tokens, output_tokens = usage if usage else (None, None)
-                yield CompletionChunk(
-                    finish_reason="stop", input_tokens=input_tokens, output_tokens=output_tokens, model=model
-                )
-                return
-            try:
-                payload = json.loads(data)
-            except ValueError:
-                raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, "stream event is not JSON") from None
-            if not isinstance(payload, dict):
-                raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, "stream event is not an object")
-            if payload.get("errors") or payload.get("error"):
-                message, override = describe_error(200, payload, str(payload.get("error") or ""))
-                raise ProviderError(PROVIDER_ID, override or ErrorClass.SERVER, f"stream failed: {message}"[:300])
-            usage = reported_usage(payload) or usage
-            text = payload.get("response")
-            if isinstance(text, str) and text:
-                yield CompletionChunk(text=text, model=model)
+    async for _event, data in iter_sse_bytes(PROVIDER_ID, chunks):
+        if data.strip() == "[DONE]":
+            input_tokens, output_tokens = usage if usage else (None, None)
+            yield CompletionChunk(
+                finish_reason="stop", input_tokens=input_tokens, output_tokens=output_tokens, model=model
+            )
+            return
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, "stream event is not JSON") from None
+        if not isinstance(payload, dict):
+            raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, "stream event is not an object")
+        if payload.get("errors") or payload.get("error"):
+            message, override = describe_error(200, payload, str(payload.get("error") or ""))
+            raise ProviderError(PROVIDER_ID, override or ErrorClass.SERVER, f"stream failed: {message}"[:300])
+        usage = reported_usage(payload) or usage
+        text = payload.get("response")
+        if isinstance(text, str) and text:
+            yield CompletionChunk(text=text, model=model)
     raise ProviderError(PROVIDER_ID, ErrorClass.CONNECTION, "stream ended before [DONE]")
