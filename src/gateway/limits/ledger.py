@@ -54,6 +54,7 @@ class Ledger:
         self.streams = 0
         self.windows: dict[str, tuple[Window, Window]] = {}
         self.leases: dict[str, dict[str, Any]] = {}
+        self._parsed: tuple[Any, Limits] | None = None  # (limits JSON, parsed): a workspace's limits rarely change
 
     # -- the month ---------------------------------------------------------------------------------------------------
     def open_period(self, period: str, spent_micros: int = 0, audio_ms: int = 0) -> None:
@@ -68,6 +69,16 @@ class Ledger:
         if period == self.period:
             self.spent_micros = max(self.spent_micros, int(spent_micros))
             self.audio_ms = max(self.audio_ms, int(audio_ms))
+
+    def _limits(self, raw: Any) -> Limits:
+        """Parse the limits JSON only when it differs from the last one: parsing (Decimal money) was about a third
+        of an admission, and every request of a workspace carries the same limits."""
+        if isinstance(raw, Limits):
+            return raw
+        if self._parsed is None or self._parsed[0] != raw:
+            # Keep a copy: the caller's dict may be edited in place later, and must then be parsed again.
+            self._parsed = (dict(raw) if isinstance(raw, dict) else raw, Limits.from_workspace(raw))
+        return self._parsed[1]
 
     # -- rates -------------------------------------------------------------------------------------------------------
     def _windows(self, scope: str) -> tuple[Window, Window]:
@@ -118,8 +129,7 @@ class Ledger:
         return grant
 
     def _try(self, now: float, request: dict[str, Any]) -> Grant:
-        raw_limits = request.get("limits")
-        limits = raw_limits if isinstance(raw_limits, Limits) else Limits.from_workspace(raw_limits)
+        limits = self._limits(request.get("limits"))
         key_id = request.get("keyId")
         scopes = self._scopes(key_id)
         min_permits = int(request.get("minPermits", 1))

@@ -39,6 +39,17 @@ def test_requests_per_hour_bind_across_minutes() -> None:
     assert refused["reason"] == "rate" and refused["retryAfter"] == 3600.0 - 62.0
 
 
+def test_changed_limits_apply_at_once_even_when_the_same_dict_is_edited() -> None:
+    ledger = Ledger()
+    limits = {"requestsPerMinute": 5}
+    assert admitted(ledger, 0.0, 3, limits=limits) == 3
+    assert admitted(ledger, 0.0, 3, limits={"requestsPerMinute": 4}) == 1  # a new dict with a lower limit
+    limits["requestsPerMinute"] = 10  # the caller's dict edited in place: the ledger must not keep the old numbers
+    assert admitted(ledger, 0.0, 10, limits=limits) == 6
+    assert admitted(ledger, 0.0, 1, limits={}) == 1  # no limits set: the default 60 a minute applies again
+    assert ledger.windows["workspace"][0].total == 11
+
+
 def test_every_key_also_has_its_own_windows() -> None:
     ledger = Ledger()
     limits = {"requestsPerMinute": 4}
