@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from functools import partial
 
-import httpx
 import pytest
 
 from gateway.errors import ErrorClass, ProviderError
 from providers.anthropic import AnthropicProvider, StreamState, describe_error, messages_payload, parse_message
-from providers.base import Call, ChatMessage, CompletionChunk, CompletionRequest, Credentials, per_million
+from providers.base import Call, CompletionChunk, CompletionRequest, per_million
 from tests.fakes.anthropic import API_KEY, DEFAULT_REPLY, create_app, error_body
-from tests.fakes.harness import FakeServer, FakeState, Fault
+from tests.fakes.harness import Fault
+from tests.providers import loopback
+from tests.providers.loopback import ask, loopback_fixtures
 
 provider = AnthropicProvider()
-
-
-def ask(*messages: tuple[str, str], **kwargs: object) -> CompletionRequest:
-    return CompletionRequest(messages=tuple(ChatMessage(role, content) for role, content in messages), **kwargs)  # type: ignore[arg-type]
 
 
 # -- pure wire format ------------------------------------------------------------------------------------------------
@@ -123,28 +120,8 @@ def test_stream_garbage_is_malformed(data: str) -> None:
 
 
 # -- contract against the fake ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    shared = FakeState()
-    with FakeServer(create_app(shared), shared) as running:
-        yield running
-
-
-@pytest.fixture
-def state(server: FakeServer) -> FakeState:
-    server.state.reset()
-    return server.state
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    # Plain HTTP to loopback: skipping the CA bundle load saves ~60 ms per test.
-    async with httpx.AsyncClient(verify=False) as client:
-        yield client
-
-
-def make_call(http: httpx.AsyncClient, server: FakeServer, key: str | None = API_KEY, timeout: float = 2) -> Call:
-    return Call(http=http, credentials=Credentials(api_key=key, base_url=server.url), timeout=timeout)
+server, state, http = loopback_fixtures(create_app)
+make_call = partial(loopback.make_call, key=API_KEY)
 
 
 async def collect(call: Call, request: CompletionRequest) -> list[CompletionChunk]:
