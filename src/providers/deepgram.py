@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
-    AUDIO_CONTENT_TYPES,
     Call,
     Capability,
     PriceTable,
@@ -26,8 +25,8 @@ from providers.base import (
     Word,
     per_million,
 )
-from providers.http import iter_body, open_stream, parse_json, send
-from providers.tts_response import billed_characters, check_audio_response
+from providers.http import open_stream, parse_json, send
+from providers.tts_response import audio_chunks, audio_result, pcm_duration_media_type
 
 PROVIDER_ID = "deepgram"
 SPEAK_PATH = "/v1/speak"
@@ -130,14 +129,6 @@ def speak_params(request: SynthesisRequest, model: str) -> dict[str, str]:
     if request.speed is not None:
         params["speed"] = f"{request.speed:g}"
     return params
-
-
-def duration_media_type(request: SynthesisRequest) -> str | None:
-    """How to measure the audio later: from its own headers; raw PCM at the rate we asked the vendor for."""
-    return f"audio/pcm; rate={request.sample_rate or DEFAULT_LINEAR16_RATE}" if request.format == "pcm" else None
-
-
-
 
 
 # -- pure wire format: speech-to-text ---------------------------------------------------------------------------
@@ -266,22 +257,19 @@ class DeepgramProvider(Provider):
     async def synthesize(self, call: Call, request: SynthesisRequest) -> SynthesisResult:
         model, kwargs = self._speak(call, request)
         response = await send(call.http, self.id, **kwargs)
-        check_audio_response(PROVIDER_ID, response.headers.get("content-type"))
-        if not response.content:
-            raise malformed("empty audio body")
-        return SynthesisResult(
-            audio=response.content,
-            content_type=AUDIO_CONTENT_TYPES[request.format],
+        return audio_result(
+            PROVIDER_ID,
+            response,
+            request,
             model=model,
-            characters=billed_characters(response.headers, "dg-char-count", request.text),
-            duration_media_type=duration_media_type(request),
+            billed_header="dg-char-count",
+            duration_media_type=pcm_duration_media_type(request, DEFAULT_LINEAR16_RATE),
         )
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:
         _, kwargs = self._speak(call, request)
         async with open_stream(call.http, self.id, **kwargs) as response:
-            check_audio_response(PROVIDER_ID, response.headers.get("content-type"))
-            async for chunk in iter_body(self.id, response):
+            async for chunk in audio_chunks(self.id, response):
                 yield chunk
 
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
