@@ -120,6 +120,8 @@ class ListenRelay:
         # (or CloseStream was sent), an answer is owed; owed for longer than ``realtime_stall`` is a stall.
         self._awaiting_since: float | None = None  # when an answer became owed
         self._unanswered = 0  # bytes of audio sent since the vendor last said anything
+        self._owed_after = options.bytes_per_second // 2  # per-frame check: computed once, not per frame
+        self._tick = max(0.05, min(config.keepalive_seconds, config.realtime_stall, config.close_timeout) / 4)
         self._last_upstream_send = clock.monotonic()
         self._closing_since: float | None = None
         self._done = False
@@ -135,10 +137,7 @@ class ListenRelay:
         try:
             if await self._connect_next(replay_from=None):
                 while not self._done:
-                    try:
-                        kind, segment, data = await asyncio.wait_for(self._queue.get(), self._tick())
-                    except TimeoutError:
-                        kind, segment, data = "tick", -1, None
+                    kind, segment, data = await self._next()
                     await self._handle(kind, segment, data)
                     await self._check_timers()
         finally:
@@ -148,8 +147,14 @@ class ListenRelay:
                 await client_task
         return SessionResult(self.timeline.seconds(self.client_bytes), self.segments, self._failed)
 
-    def _tick(self) -> float:
-        return max(0.05, min(self.config.keepalive_seconds, self.config.realtime_stall, self.config.close_timeout) / 4)
+    async def _next(self) -> tuple[str, int, Any]:
+        """The next queued message, or a tick; queued frames are taken without arming a timer for each."""
+        with contextlib.suppress(asyncio.QueueEmpty):
+            return self._queue.get_nowait()
+        try:
+            return await asyncio.wait_for(self._queue.get(), self._tick)
+        except TimeoutError:
+            return "tick", -1, None
 
     async def _read_client(self) -> None:
         while True:
@@ -231,7 +236,7 @@ class ListenRelay:
                 await upstream.send_bytes(data)
                 self.segment.sent_bytes += len(data)
                 self._unanswered += len(data)
-                if self._awaiting_since is None and self._unanswered >= self.options.bytes_per_second // 2:
+                if self._awaiting_since is None and self._unanswered >= self._owed_after:
                     self._awaiting_since = self.clock.monotonic()
             else:
                 await upstream.send_text(data)
