@@ -52,7 +52,11 @@ class Window:
         excess = self.total + wanted - limit
         if excess <= 0:
             return 0.0
-        for ends_at, count in sorted((e[0], e[1]) for e in self.entries):
+        # Walk a copy of the heap earliest first: usually one pop answers, where sorting cost O(n log n) on every
+        # refused request (a flood of refusals is exactly when this runs).
+        heap = self.entries.copy()
+        while heap:
+            ends_at, count, _ = heapq.heappop(heap)
             excess -= count
             if excess <= 0:
                 return max(0.0, ends_at - now)

@@ -178,3 +178,19 @@ def test_state_survives_a_json_round_trip() -> None:
     assert restored.acquire(0.0, ask(limits={"requestsPerMinute": 100, "concurrentStreams": 1}, slots=1))["ok"] is False
     restored.release(lease["id"], unused_permits=3)
     assert admitted(restored, 0.0, 5, limits=limits) == 3
+
+
+def test_retry_after_waits_for_enough_permits_to_expire_skipping_returned_ones() -> None:
+    ledger = Ledger()
+    limits = {"requestsPerMinute": 10}
+    # Leases of several permits at different times (added out of time order), one of them given back unused.
+    first = ledger.acquire(20.0, ask(limits=limits, permits=4))["lease"]
+    ledger.acquire(0.0, ask(limits=limits, permits=3))
+    returned = ledger.acquire(5.0, ask(limits=limits, permits=2))["lease"]
+    ledger.release(returned["id"], unused_permits=2)
+    ledger.acquire(30.0, ask(limits=limits, permits=3))
+    assert first["permits"] == 4
+    # 10 in use at t=40; 5 more need the t=0 lease (3, ends 60), the returned one (0) and the t=20 one (4, ends 80).
+    refused = ledger.acquire(40.0, ask(limits=limits, minPermits=5, permits=5))
+    assert refused["ok"] is False and refused["retryAfter"] == 40.0
+    assert ledger.acquire(40.0, ask(limits=limits, minPermits=11))["retryAfter"] == 60.0  # never fits: a window
