@@ -597,11 +597,11 @@ async def test_binding_value_conversion() -> None:
         async def arrayBuffer(self) -> JsChunk:
             return JsChunk(b"abc")
 
-    assert await binding.read_binding_bytes(b"raw") == b"raw"
-    assert await binding.read_binding_bytes(JsChunk(b"u8")) == b"u8"
-    assert await binding.read_binding_bytes(JsResponse()) == b"abc"
+    assert await collect(binding.iter_binding_bytes(b"raw")) == [b"raw"]
+    assert await collect(binding.iter_binding_bytes(JsChunk(b"u8"))) == [b"u8"]
+    assert await collect(binding.iter_binding_bytes(JsResponse())) == [b"abc"]
     with pytest.raises(ProviderError) as caught:
-        await binding.read_binding_bytes({"response": "not audio"})
+        await collect(binding.iter_binding_bytes({"response": "not audio"}))
     assert caught.value.error_class is ErrorClass.MALFORMED
     with pytest.raises(ProviderError):
         binding.as_result(b"not an object")

@@ -93,10 +93,6 @@ async def iter_binding_bytes(value: Any) -> AsyncIterator[bytes]:
     raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, f"AI binding returned {type(value).__name__}, not audio")
 
 
-async def read_binding_bytes(value: Any) -> bytes:
-    return b"".join([chunk async for chunk in iter_binding_bytes(value)])
-
-
 def as_result(value: Any) -> Any:
     """JSON models: the binding returns the result object itself (no envelope). A JsProxy converts with to_py()."""
     if hasattr(value, "to_py") and not isinstance(value, dict):
