@@ -42,6 +42,53 @@ def silent_mp3(seconds: float) -> bytes:
     return frame * frames
 
 
+def ogg_crc(page: bytes) -> int:
+    """Ogg's CRC-32 (polynomial 0x04C11DB7, no reflection), over the page with its CRC field zeroed."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def ogg_page(body: bytes, granule: int, seq: int, serial: int = 0x1234, header_type: int = 0,
+             packets: list[int] | None = None) -> bytes:
+    """One Ogg page. ``packets`` lists the packet sizes in ``body`` (default: ``body`` is one packet)."""
+    lacing: list[int] = []
+    for size in packets if packets is not None else [len(body)]:
+        lacing += [255] * (size // 255) + [size % 255]
+    page = b"OggS" + struct.pack("<BBQIII", 0, header_type, granule, serial, seq, 0) + bytes([len(lacing), *lacing])
+    page += body
+    return page[:22] + struct.pack("<I", ogg_crc(page)) + page[26:]
+
+
+def opus_head(pre_skip: int, input_rate: int = 48000) -> bytes:
+    return b"OpusHead" + struct.pack("<BBHIhB", 1, 1, pre_skip, input_rate, 0, 0)
+
+
+OPUS_PRE_SKIP = 312
+_OPUS_SILENT_PACKET = b"\xf8"  # TOC only: CELT fullband 20 ms, mono, one zero-length frame (decoded as silence)
+
+
+def silent_ogg_opus(seconds: float) -> bytes:
+    """A real Ogg Opus stream (OpusHead, OpusTags, then 20 ms packets, one page per second) whose last granule
+    position says exactly how long it is, as Opus encoders write it."""
+    pages = [ogg_page(opus_head(OPUS_PRE_SKIP), 0, 0, header_type=2),
+             ogg_page(b"OpusTags" + struct.pack("<I", 4) + b"fake" + struct.pack("<I", 0), 0, 1)]
+    packets_total = max(1, math.ceil(seconds / 0.02))
+    done, seq = 0, 2
+    while done < packets_total:
+        count = min(50, packets_total - done)
+        done += count
+        last = done == packets_total
+        pages.append(ogg_page(_OPUS_SILENT_PACKET * count, OPUS_PRE_SKIP + done * 960, seq,
+                              header_type=4 if last else 0, packets=[1] * count))
+        seq += 1
+    return b"".join(pages)
+
+
 def audio_for_format(fmt: str, seconds: float, sample_rate: int = 24000) -> bytes:
     """What a TTS fake returns for a requested output format."""
     if fmt in ("mp3", "mpeg"):
@@ -50,5 +97,4 @@ def audio_for_format(fmt: str, seconds: float, sample_rate: int = 24000) -> byte
         return sine_wav(seconds, sample_rate)
     if fmt in ("pcm", "linear16"):
         return sine_pcm(seconds, sample_rate)
-    # Ogg/Opus: a real encoder is not available to fakes; an Ogg page header is enough to sniff the container.
-    return b"OggS" + bytes(23) + sine_pcm(seconds, 8000)[:512]
+    return silent_ogg_opus(seconds)

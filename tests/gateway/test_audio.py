@@ -16,7 +16,16 @@ from gateway.audio import (
     sniff_format,
     wav_from_pcm,
 )
-from tests.fakes.audio import MP3_FRAME_BYTES, MP3_FRAME_SECONDS, silent_mp3, sine_pcm, sine_wav, wav
+from tests.fakes.audio import (
+    MP3_FRAME_BYTES,
+    MP3_FRAME_SECONDS,
+    ogg_page,
+    opus_head,
+    silent_mp3,
+    sine_pcm,
+    sine_wav,
+    wav,
+)
 
 # -- container builders (to the specs, only as much as the headers need) ---------------------------------------------
 
@@ -48,27 +57,6 @@ def mp3_frame(header: bytes, length: int, at: int = 0, marker: bytes = b"") -> b
 MPEG1_L3_128K_44K_STEREO = bytes([0xFF, 0xFB, 0x90, 0x00])
 MPEG2_L3_64K_22K_MONO = bytes([0xFF, 0xF3, 0x80, 0xC0])  # 72 * 64000 / 22050 = 208 bytes, 576 samples
 MPEG2_FRAME_BYTES = 208
-
-
-def ogg_crc(page: bytes) -> int:
-    crc = 0
-    for byte in page:
-        crc ^= byte << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
-            crc &= 0xFFFFFFFF
-    return crc
-
-
-def ogg_page(body: bytes, granule: int, seq: int, serial: int = 0x1234, header_type: int = 0) -> bytes:
-    lacing = [255] * (len(body) // 255) + [len(body) % 255]
-    page = b"OggS" + struct.pack("<BBQIII", 0, header_type, granule, serial, seq, 0) + bytes([len(lacing), *lacing])
-    page += body
-    return page[:22] + struct.pack("<I", ogg_crc(page)) + page[26:]
-
-
-def opus_head(pre_skip: int, input_rate: int = 16000) -> bytes:
-    return b"OpusHead" + struct.pack("<BBHIhB", 1, 1, pre_skip, input_rate, 0, 0)
 
 
 def vorbis_id(rate: int) -> bytes:
