@@ -26,10 +26,6 @@ class AudioTimeline:
         return raw - raw % self.frame_bytes
 
     @property
-    def now(self) -> float:
-        return self.seconds(self.position)
-
-    @property
     def oldest(self) -> int:
         return self._chunks[0][0] if self._chunks else self.position
 

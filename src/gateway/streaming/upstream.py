@@ -17,9 +17,6 @@ from providers.http import class_for_status
 
 _STATUS_IN_TEXT = re.compile(r"HTTP (\d{3})")
 
-# Close codes that mean "the vendor broke" (abnormal closure, internal error, try again later) rather than a clean end.
-FAILURE_CLOSE_CODES = frozenset({1006, 1011, 1012, 1013, 1014})
-
 
 class HandshakeRejected(ConnectionError):
     """The vendor answered the upgrade with an HTTP status instead of 101."""

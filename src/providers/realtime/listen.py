@@ -38,7 +38,6 @@ def _words(raw: Any) -> tuple[Word, ...]:
 @dataclass(frozen=True)
 class ListenProtocol:
     name: str
-    keepalive_interval: float  # seconds of client silence before the relay sends a keepalive
 
     def keepalive(self, sample_rate: int, bytes_per_sample: int) -> str | bytes:
         raise NotImplementedError
@@ -114,5 +113,5 @@ class FluxProtocol(ListenProtocol):
         return (turn,)
 
 
-NOVA = NovaProtocol("nova", keepalive_interval=4.0)
-FLUX = FluxProtocol("flux", keepalive_interval=4.0)
+NOVA = NovaProtocol("nova")
+FLUX = FluxProtocol("flux")
