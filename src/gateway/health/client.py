@@ -142,11 +142,17 @@ class HealthClient:
         return isinstance(last_check, (int, float)) and now_ms - last_check <= GLOBAL_OBSERVATION_FRESH_MS
 
     def routing_view(self) -> dict[str, dict[str, Any]]:
-        """What strategies see: the global snapshot, with this isolate's own latencies filling in per-kind gaps."""
-        view = {name: dict(entry) for name, entry in self.cached().items()}
+        """What strategies see (read only): the global snapshot, with this isolate's own latencies filling in per-kind
+        gaps. Runs on every routed request, so only the entries that get a gap filled are copied (copying every
+        entry cost more than the rest of the routing decision)."""
+        view = dict(self.cached())
+        filled: set[str] = set()  # entries already copied out of the snapshot
         for (provider, kind), latency in self._local_latency.items():
-            entry = view.setdefault(provider, {})
-            by_kind = dict(entry.get("latencyByKind") or {})
-            by_kind.setdefault(kind, round(latency, 1))
-            entry["latencyByKind"] = by_kind
+            entry = view.get(provider) or {}
+            if kind in (entry.get("latencyByKind") or {}):
+                continue  # the global figure wins
+            if provider not in filled:
+                filled.add(provider)
+                entry = view[provider] = {**entry, "latencyByKind": dict(entry.get("latencyByKind") or {})}
+            entry["latencyByKind"][kind] = round(latency, 1)
         return view
