@@ -3,7 +3,8 @@
 Adapters call :func:`send` (whole body) or :func:`open_stream` (chunked body); both raise only
 :class:`ProviderError`. Vendor-specific error bodies are read by the adapter's ``describe_error`` hook, which
 returns the message and, where the vendor distinguishes them, a more precise :class:`ErrorClass` (e.g. OpenAI's
-``insufficient_quota`` 429 is QUOTA, not RATE_LIMITED).
+``insufficient_quota`` 429 is QUOTA, not RATE_LIMITED). A vendor that needs the error response's headers too passes
+``describe_for``, which builds that hook from them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from gateway.errors import ErrorClass, ProviderError
 
 # (message, overriding class or None) from (status, parsed JSON body or None, raw text)
 DescribeError = Callable[[int, Any, str], tuple[str, ErrorClass | None]]
+# The hook for one error response, built from its headers: for vendors whose error type travels in a header
+# (AWS's ``x-amzn-ErrorType``) rather than the body.
+DescribeFromHeaders = Callable[[httpx.Headers], DescribeError]
 
 MAX_ERROR_MESSAGE = 300
 
@@ -75,8 +79,15 @@ def _default_describe(status: int, body: Any, text: str) -> tuple[str, ErrorClas
 
 
 def error_from_response(
-    provider: str, status: int, headers: httpx.Headers, raw: bytes, describe: DescribeError | None = None
+    provider: str,
+    status: int,
+    headers: httpx.Headers,
+    raw: bytes,
+    describe: DescribeError | None = None,
+    describe_for: DescribeFromHeaders | None = None,
 ) -> ProviderError:
+    if describe_for is not None:
+        describe = describe_for(headers)
     text = raw[:4000].decode("utf-8", "replace").strip()
     try:
         body = json.loads(text) if text else None
@@ -106,6 +117,7 @@ async def send(
     *,
     timeout: float,
     describe: DescribeError | None = None,
+    describe_for: DescribeFromHeaders | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """One request, body read in full. Non-2xx and transport failures become ``ProviderError``."""
@@ -114,7 +126,9 @@ async def send(
     except httpx.HTTPError as exc:
         raise transport_error(provider, exc) from None
     if response.status_code >= 400:
-        raise error_from_response(provider, response.status_code, response.headers, response.content, describe)
+        raise error_from_response(
+            provider, response.status_code, response.headers, response.content, describe, describe_for
+        )
     return response
 
 
@@ -127,6 +141,7 @@ async def open_stream(
     *,
     timeout: float,
     describe: DescribeError | None = None,
+    describe_for: DescribeFromHeaders | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[httpx.Response]:
     """A streamed request: yields the response once headers arrived (errors read and raised before that)."""
@@ -141,7 +156,7 @@ async def open_stream(
                 raw = await response.aread()
             except httpx.HTTPError:
                 raw = b""
-            raise error_from_response(provider, response.status_code, response.headers, raw, describe)
+            raise error_from_response(provider, response.status_code, response.headers, raw, describe, describe_for)
         yield response
     finally:
         await response.aclose()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -34,7 +33,7 @@ from providers.base import (
     Unit,
     per_million,
 )
-from providers.http import DescribeError, error_from_response, iter_body, transport_error
+from providers.http import DescribeError, iter_body, open_stream
 from providers.tts_response import billed_characters
 
 PROVIDER_ID = "polly"
@@ -193,7 +192,7 @@ def error_type(headers: Mapping[str, str], body: Any) -> str:
 
 
 def describe_error(headers: Mapping[str, str]) -> DescribeError:
-    """The ``describe`` hook for one response (the type lives in a header the generic hook cannot see)."""
+    """The ``describe`` hook for one error response (the type may live in its ``x-amzn-ErrorType`` header)."""
 
     def describe(status: int, body: Any, text: str) -> tuple[str, ErrorClass | None]:
         kind = error_type(headers, body)
@@ -202,12 +201,6 @@ def describe_error(headers: Mapping[str, str]) -> DescribeError:
         return summary or f"HTTP {status}", ERROR_CLASSES.get(kind)
 
     return describe
-
-
-def vendor_error(response: httpx.Response, raw: bytes) -> ProviderError:
-    return error_from_response(
-        PROVIDER_ID, response.status_code, response.headers, raw, describe_error(response.headers)
-    )
 
 
 # -- endpoint config -----------------------------------------------------------------------------------------------
@@ -229,7 +222,8 @@ def region_for(creds: Credentials) -> str:
     return match.group(1) if match else DEFAULT_REGION
 
 
-def signed_request(call: Call, method: str, path: str, query: str = "", body: bytes = b"") -> httpx.Request:
+def signed_request(call: Call, method: str, path: str, query: str = "", body: bytes = b"") -> dict[str, Any]:
+    """``open_stream`` arguments for one SigV4-signed request."""
     creds = call.credentials
     access_key, secret, session_token = aws_credentials(creds)
     if not access_key or not secret:
@@ -247,26 +241,14 @@ def signed_request(call: Call, method: str, path: str, query: str = "", body: by
         service=SERVICE,
         session_token=session_token,
     )
-    return call.http.build_request(method, url, headers=signed, content=body or None, timeout=call.timeout)
-
-
-@asynccontextmanager
-async def opened(call: Call, request: httpx.Request) -> AsyncIterator[httpx.Response]:
-    """Like ``providers.http.open_stream``, but errors are classified with the response headers in hand."""
-    try:
-        response = await call.http.send(request, stream=True)
-    except httpx.HTTPError as exc:
-        raise transport_error(PROVIDER_ID, exc) from None
-    try:
-        if response.status_code >= 400:
-            try:
-                raw = await response.aread()
-            except httpx.HTTPError:
-                raw = b""
-            raise vendor_error(response, raw)
-        yield response
-    finally:
-        await response.aclose()
+    return {
+        "method": method,
+        "url": url,
+        "headers": signed,
+        "content": body or None,
+        "timeout": call.timeout,
+        "describe_for": describe_error,
+    }
 
 
 async def read_body(response: httpx.Response) -> bytes:
@@ -305,14 +287,14 @@ class PollyProvider(Provider):
         named_voice = request.voice is not None and request.voice.lower() not in ALIASES
         return named_voice or not request.language or language_entry(request.language) is not None
 
-    def _speech(self, call: Call, request: SynthesisRequest) -> tuple[str, httpx.Request]:
+    def _speech(self, call: Call, request: SynthesisRequest) -> tuple[str, dict[str, Any]]:
         engine = engine_for(request, self.default_tts_model or "neural")
         body = json.dumps(speech_body(request, engine)).encode()
         return engine, signed_request(call, "POST", SPEECH_PATH, body=body)
 
     async def synthesize(self, call: Call, request: SynthesisRequest) -> SynthesisResult:
         engine, prepared = self._speech(call, request)
-        async with opened(call, prepared) as response:
+        async with open_stream(call.http, PROVIDER_ID, **prepared) as response:
             check_audio(request, response.headers.get("content-type"))
             audio = await read_body(response)
             characters = billed_characters(response.headers, "x-amzn-requestcharacters", request.text)
@@ -332,7 +314,7 @@ class PollyProvider(Provider):
 
     async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:
         _, prepared = self._speech(call, request)
-        async with opened(call, prepared) as response:
+        async with open_stream(call.http, PROVIDER_ID, **prepared) as response:
             check_audio(request, response.headers.get("content-type"))
             if request.format == "wav":  # length unknown yet: the streaming-size WAV header players accept
                 header = wav_from_pcm(b"", sample_rate_for(request) or DEFAULT_PCM_RATE)
@@ -342,9 +324,8 @@ class PollyProvider(Provider):
                 yield chunk
 
     async def probe(self, call: Call) -> None:
-        async with opened(
-            call, signed_request(call, "GET", VOICES_PATH, "Engine=neural&LanguageCode=en-US")
-        ) as response:
+        voices_request = signed_request(call, "GET", VOICES_PATH, "Engine=neural&LanguageCode=en-US")
+        async with open_stream(call.http, PROVIDER_ID, **voices_request) as response:
             body = await read_body(response)
         try:
             voices = json.loads(body).get("Voices")
