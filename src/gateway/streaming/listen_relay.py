@@ -19,13 +19,13 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.timeline import AudioTimeline
-from gateway.streaming.upstream import closed_error
+from gateway.streaming.upstream import closed_error, pump, stop
 from providers.realtime.events import Event, Transcript, Turn
 from providers.realtime.routes import ListenOptions, ListenRoute
 
@@ -46,16 +46,29 @@ class ClientSocket(Protocol):
     async def send_bytes(self, data: bytes) -> None: ...
 
 
+class _Route(Protocol):
+    @property
+    def provider_id(self) -> str: ...
+
+
+RouteT = TypeVar("RouteT", bound=_Route)
+
+
 @dataclass(frozen=True)
-class Leg:
+class Leg(Generic[RouteT]):
     """One thing to try: a vendor (with this workspace's credentials) and one of its realtime routes."""
 
     candidate: Any  # gateway.routing.directory.Candidate
-    route: ListenRoute
+    route: RouteT
 
     @property
     def provider_id(self) -> str:
         return self.route.provider_id
+
+
+def following(legs: Sequence[Leg[Any]], index: int) -> Leg[Any] | None:
+    """The leg after ``legs[index]``, if any (what a failure there switches to)."""
+    return legs[index + 1] if index + 1 < len(legs) else None
 
 
 @dataclass
@@ -63,7 +76,7 @@ class Segment:
     """The part of the session one leg served: billed by the audio it was sent (replay included)."""
 
     index: int
-    leg: Leg
+    leg: Leg[ListenRoute]
     origin: int  # timeline position that is the vendor's time zero
     sent_bytes: int = 0
     seconds: float = 0.0
@@ -72,10 +85,10 @@ class Segment:
 
 @dataclass
 class SessionHooks:
-    open_leg: Callable[[Leg], Awaitable[UpstreamWebSocket]]
+    open_leg: Callable[[Leg[ListenRoute]], Awaitable[UpstreamWebSocket]]
     segment_done: Callable[[Segment], None]
-    leg_failed: Callable[[Leg, ProviderError, Leg | None], None]
-    leg_ok: Callable[[Leg, float], None]
+    leg_failed: Callable[[Leg[ListenRoute], ProviderError, Leg[ListenRoute] | None], None]
+    leg_ok: Callable[[Leg[ListenRoute], float], None]
 
 
 @dataclass
@@ -89,7 +102,7 @@ class ListenRelay:
     def __init__(
         self,
         client: ClientSocket,
-        legs: Sequence[Leg],
+        legs: Sequence[Leg[ListenRoute]],
         options: ListenOptions,
         config: StreamingConfig,
         clock: Clock,
@@ -163,15 +176,6 @@ class ListenRelay:
                 await self._queue.put(("client_gone", -1, None))
                 return
             await self._queue.put(("client_audio" if isinstance(message, bytes) else "client_text", -1, message))
-
-    async def _read_upstream(self, upstream: UpstreamWebSocket, segment: int) -> None:
-        try:
-            while True:
-                await self._queue.put(("upstream", segment, await upstream.receive()))
-        except UpstreamClosed as closed:
-            await self._queue.put(("upstream_closed", segment, closed))
-        except Exception as exc:  # noqa: BLE001 - an opener bug must fail over, not kill the session
-            await self._queue.put(("upstream_closed", segment, UpstreamClosed(1006, type(exc).__name__)))
 
     async def _handle(self, kind: str, segment: int, data: Any) -> None:
         if kind == "client_audio":
@@ -321,14 +325,13 @@ class ListenRelay:
     async def _fail(self, error: ProviderError) -> None:
         failed = self.segment.leg
         await self._drop_upstream()
-        following = self.legs[self._leg_index + 1] if self._leg_index + 1 < len(self.legs) else None
-        self.hooks.leg_failed(failed, error, following)
+        self.hooks.leg_failed(failed, error, following(self.legs, self._leg_index))
         log.info("realtime: %s/%s failed (%s)", failed.provider_id, failed.route.model, error.message)
         replay_from = self.timeline.position_at(self._committed - self.config.replay_margin)
         if not await self._connect_next(replay_from=replay_from, previous=failed):
             self._done = True
 
-    async def _connect_next(self, replay_from: int | None, previous: Leg | None = None) -> bool:
+    async def _connect_next(self, replay_from: int | None, previous: Leg[ListenRoute] | None = None) -> bool:
         while self._leg_index + 1 < len(self.legs):
             self._leg_index += 1
             leg = self.legs[self._leg_index]
@@ -336,14 +339,13 @@ class ListenRelay:
             try:
                 upstream = await self.hooks.open_leg(leg)
             except ProviderError as exc:
-                following = self.legs[self._leg_index + 1] if self._leg_index + 1 < len(self.legs) else None
-                self.hooks.leg_failed(leg, exc, following)
+                self.hooks.leg_failed(leg, exc, following(self.legs, self._leg_index))
                 continue
             self.hooks.leg_ok(leg, (self.clock.monotonic() - started) * 1000)
             origin, replay = (self.timeline.position, []) if replay_from is None else self.timeline.since(replay_from)
             self.segments.append(Segment(len(self.segments), leg, origin))
             self._upstream = upstream
-            self._reader = asyncio.ensure_future(self._read_upstream(upstream, self.segment.index))
+            self._reader = asyncio.ensure_future(pump(upstream, self.segment.index, self._queue))
             self._last_upstream_send = self.clock.monotonic()
             self._awaiting_since, self._unanswered = None, 0
             if previous is not None:
@@ -369,13 +371,7 @@ class ListenRelay:
     async def _drop_upstream(self) -> None:
         upstream, reader = self._upstream, self._reader
         self._upstream, self._reader = None, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
-        if upstream is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(upstream.close(1000), 2)
+        await stop(reader, upstream)
         if self.segments and not self.segments[-1].billed:
             segment = self.segments[-1]
             segment.seconds = self.timeline.seconds(segment.sent_bytes)

@@ -24,19 +24,12 @@ from typing import Any
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.streaming.config import StreamingConfig
-from gateway.streaming.listen_relay import ClientSocket
-from gateway.streaming.upstream import closed_error
+from gateway.streaming.listen_relay import ClientSocket, Leg, following
+from gateway.streaming.upstream import closed_error, pump, stop
 from providers.realtime.routes import SpeakRoute
 
-
-@dataclass(frozen=True)
-class SpeakLeg:
-    candidate: Any
-    route: SpeakRoute
-
-    @property
-    def provider_id(self) -> str:
-        return self.route.provider_id
+SpeakLeg = Leg[SpeakRoute]
+CLOSE = json.dumps({"type": "Close"})
 
 
 @dataclass
@@ -117,21 +110,12 @@ class SpeakRelay:
             if message is None:
                 return
 
-    async def _read_upstream(self, upstream: UpstreamWebSocket, segment: int) -> None:
-        try:
-            while True:
-                await self._queue.put(("upstream", segment, await upstream.receive()))
-        except UpstreamClosed as closed:
-            await self._queue.put(("closed", segment, closed))
-        except Exception as exc:  # noqa: BLE001
-            await self._queue.put(("closed", segment, UpstreamClosed(1006, type(exc).__name__)))
-
     async def _handle(self, kind: str, segment: int, data: Any) -> None:
         if kind == "client":
             await self._client(data)
         elif kind == "upstream" and segment == self._segment:
             await self._upstream_message(data)
-        elif kind == "closed" and segment == self._segment:
+        elif kind == "upstream_closed" and segment == self._segment:
             if self._closing and not self._in_flight:
                 self._done = True
             else:
@@ -226,8 +210,7 @@ class SpeakRelay:
     async def _fail(self, error: ProviderError) -> None:
         failed = self.leg
         await self._drop_upstream()
-        following = self.legs[self._leg_index + 1] if self._leg_index + 1 < len(self.legs) else None
-        self.leg_failed(failed, error, following)
+        self.leg_failed(failed, error, following(self.legs, self._leg_index))
         if not await self._connect_next(failed):
             self._done = True
 
@@ -239,8 +222,7 @@ class SpeakRelay:
             try:
                 upstream = await self.open_leg(leg)
             except ProviderError as exc:
-                following = self.legs[self._leg_index + 1] if self._leg_index + 1 < len(self.legs) else None
-                self.leg_failed(leg, exc, following)
+                self.leg_failed(leg, exc, following(self.legs, self._leg_index))
                 continue
             self.leg_ok(leg, (self.clock.monotonic() - started) * 1000)
             self._segment += 1
@@ -248,7 +230,7 @@ class SpeakRelay:
             self._upstream = upstream
             self._clearing = 0
             self._waiting_since = None
-            self._reader = asyncio.ensure_future(self._read_upstream(upstream, self._segment))
+            self._reader = asyncio.ensure_future(pump(upstream, self._segment, self._queue))
             if previous is not None:
                 await self.client.send_json({"type": "provider_switch", "from": previous.provider_id,
                                              "to": leg.provider_id, "replayed_flushes": len(self._in_flight)})
@@ -263,16 +245,8 @@ class SpeakRelay:
     async def _drop_upstream(self) -> None:
         upstream, reader = self._upstream, self._reader
         self._upstream, self._reader = None, None
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
-        if upstream is not None:
-            with contextlib.suppress(Exception):
-                await upstream.send_text(json.dumps({"type": "Close"}))
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(upstream.close(1000), 2)
-            if self._segment >= 0:
-                self.segment_done(self._segment, self.leg, self._segment_chars)
-                self.result.characters += self._segment_chars
-                self.result.segments.append((self.leg.provider_id, self._segment_chars))
+        await stop(reader, upstream, goodbye=CLOSE)
+        if upstream is not None and self._segment >= 0:
+            self.segment_done(self._segment, self.leg, self._segment_chars)
+            self.result.characters += self._segment_chars
+            self.result.segments.append((self.leg.provider_id, self._segment_chars))

@@ -8,8 +8,10 @@ names the HTTP status (the Workers one), a slow handshake as ``TimeoutError``. T
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import UpstreamClosed, UpstreamWebSocket, WebSocketOpener
@@ -57,3 +59,29 @@ async def open_upstream(
         raise
     except Exception as exc:  # noqa: BLE001 - every opener failure is a vendor attempt failure
         raise handshake_error(provider, exc) from None
+
+
+async def pump(upstream: UpstreamWebSocket, segment: int, queue: asyncio.Queue[tuple[str, int, Any]]) -> None:
+    """Feed the relay's queue with one vendor socket's messages, tagged with its segment, then how it closed."""
+    try:
+        while True:
+            await queue.put(("upstream", segment, await upstream.receive()))
+    except UpstreamClosed as closed:
+        await queue.put(("upstream_closed", segment, closed))
+    except Exception as exc:  # noqa: BLE001 - an opener bug must fail over, not kill the session
+        await queue.put(("upstream_closed", segment, UpstreamClosed(1006, type(exc).__name__)))
+
+
+async def stop(reader: asyncio.Task[None] | None, upstream: UpstreamWebSocket | None, goodbye: str | None = None) -> None:
+    """Stop reading a vendor socket, then (after an optional last text message) close it, ignoring a dead socket."""
+    if reader is not None:
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+    if upstream is None:
+        return
+    if goodbye is not None:
+        with contextlib.suppress(Exception):
+            await upstream.send_text(goodbye)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(upstream.close(1000), 2)
