@@ -16,8 +16,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-import httpx
-
 from gateway.audio import wav_from_pcm
 from gateway.errors import ErrorClass, ProviderError
 from providers.aws_sigv4 import sign
@@ -33,7 +31,7 @@ from providers.base import (
     Unit,
     per_million,
 )
-from providers.http import DescribeError, iter_body, open_stream
+from providers.http import DescribeError, iter_body, open_stream, parse_json, send
 from providers.tts_response import billed_characters
 
 PROVIDER_ID = "polly"
@@ -223,7 +221,7 @@ def region_for(creds: Credentials) -> str:
 
 
 def signed_request(call: Call, method: str, path: str, query: str = "", body: bytes = b"") -> dict[str, Any]:
-    """``open_stream`` arguments for one SigV4-signed request."""
+    """``send``/``open_stream`` arguments for one SigV4-signed request."""
     creds = call.credentials
     access_key, secret, session_token = aws_credentials(creds)
     if not access_key or not secret:
@@ -249,10 +247,6 @@ def signed_request(call: Call, method: str, path: str, query: str = "", body: by
         "timeout": call.timeout,
         "describe_for": describe_error,
     }
-
-
-async def read_body(response: httpx.Response) -> bytes:
-    return b"".join([chunk async for chunk in iter_body(PROVIDER_ID, response)])
 
 
 class PollyProvider(Provider):
@@ -294,10 +288,10 @@ class PollyProvider(Provider):
 
     async def synthesize(self, call: Call, request: SynthesisRequest) -> SynthesisResult:
         engine, prepared = self._speech(call, request)
-        async with open_stream(call.http, PROVIDER_ID, **prepared) as response:
-            check_audio(request, response.headers.get("content-type"))
-            audio = await read_body(response)
-            characters = billed_characters(response.headers, "x-amzn-requestcharacters", request.text)
+        response = await send(call.http, PROVIDER_ID, **prepared)
+        check_audio(request, response.headers.get("content-type"))
+        audio = response.content
+        characters = billed_characters(response.headers, "x-amzn-requestcharacters", request.text)
         if not audio:
             raise malformed("empty audio body")
         rate = sample_rate_for(request)
@@ -325,11 +319,7 @@ class PollyProvider(Provider):
 
     async def probe(self, call: Call) -> None:
         voices_request = signed_request(call, "GET", VOICES_PATH, "Engine=neural&LanguageCode=en-US")
-        async with open_stream(call.http, PROVIDER_ID, **voices_request) as response:
-            body = await read_body(response)
-        try:
-            voices = json.loads(body).get("Voices")
-        except (ValueError, AttributeError):
-            voices = None
+        body = parse_json(PROVIDER_ID, await send(call.http, PROVIDER_ID, **voices_request))
+        voices = body.get("Voices") if isinstance(body, dict) else None
         if not isinstance(voices, list):
             raise malformed("DescribeVoices response has no Voices list")
