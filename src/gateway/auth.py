@@ -17,6 +17,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from gateway.cache import TtlCache
 from gateway.errors import Forbidden, Unauthorized
 from gateway.ports import Clock
 from gateway.store.workspaces import WorkspaceStore
@@ -66,9 +67,11 @@ class Authenticator:
     def __init__(self, workspaces: WorkspaceStore, admin_token: str | None, clock: Clock, cache_seconds: float) -> None:
         self.workspaces = workspaces
         self.admin_token = admin_token
-        self.clock = clock
-        self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._cache: TtlCache[str, Principal | None] = TtlCache(clock, cache_seconds)
+
+    @property
+    def cache_seconds(self) -> float:
+        return self._cache.seconds
 
     def is_admin_token(self, token: str) -> bool:
         return bool(self.admin_token) and hmac.compare_digest(token.encode(), self.admin_token.encode())  # type: ignore[union-attr]
@@ -87,10 +90,9 @@ class Authenticator:
 
     async def _lookup(self, key: str) -> Principal | None:
         digest = hash_key(key)
-        now = self.clock.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        return await self._cache.get_or_load(digest, lambda: self._find(key, digest))
+
+    async def _find(self, key: str, digest: str) -> Principal | None:
         prefix = _prefix_of(key)
         principal: Principal | None = None
         if prefix is not None:
@@ -99,15 +101,12 @@ class Authenticator:
                     if record.revoked_at is None and record.workspace_status == "active":
                         principal = Principal(workspace_id=record.workspace_id, key_id=record.id)
                     break
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (principal, now + self.cache_seconds)
         return principal
 
     def forget(self, key_hash: str) -> None:
-        self._cache.pop(key_hash, None)
+        self._cache.pop(key_hash)
 
     def forget_workspace(self, workspace_id: str) -> None:
-        for digest, (principal, _) in list(self._cache.items()):
+        for digest, principal in self._cache.items():
             if principal is not None and principal.workspace_id == workspace_id:
-                del self._cache[digest]
+                self._cache.pop(digest)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gateway.cache import TtlCache
 from gateway.auth import Authenticator
 from gateway.health.client import HealthClient
 from gateway.limits.service import LimitsService
@@ -44,31 +45,22 @@ class Gateway:
     metrics: Metrics
 
     def __post_init__(self) -> None:
-        self._workspace_cache: dict[str, tuple[Workspace | None, float]] = {}
-        self._strategy_cache: dict[str, tuple[tuple[str, dict] | None, float]] = {}  # type: ignore[type-arg]
+        seconds = self.settings.config_cache_seconds
+        self._workspace_cache: TtlCache[str, Workspace | None] = TtlCache(self.runtime.clock, seconds)
+        self._strategy_cache: TtlCache[str, tuple[str, dict] | None] = TtlCache(self.runtime.clock, seconds)  # type: ignore[type-arg]
 
     async def workspace(self, workspace_id: str) -> Workspace | None:
         """The workspace, cached briefly (the hot path reads it on every request); admin writes invalidate it."""
-        now = self.runtime.clock.monotonic()
-        cached = self._workspace_cache.get(workspace_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        found = await self.workspaces.get(workspace_id)
-        self._workspace_cache[workspace_id] = (found, now + self.settings.config_cache_seconds)
-        return found
+        return await self._workspace_cache.get_or_load(workspace_id, lambda: self.workspaces.get(workspace_id))
 
     async def strategy_for(self, workspace_id: str) -> tuple[str, dict] | None:  # type: ignore[type-arg]
-        now = self.runtime.clock.monotonic()
-        cached = self._strategy_cache.get(workspace_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        found = await self.provider_configs.strategy(workspace_id)
-        self._strategy_cache[workspace_id] = (found, now + self.settings.config_cache_seconds)
-        return found
+        return await self._strategy_cache.get_or_load(
+            workspace_id, lambda: self.provider_configs.strategy(workspace_id)
+        )
 
     def forget_workspace(self, workspace_id: str) -> None:
-        self._strategy_cache.pop(workspace_id, None)
-        self._workspace_cache.pop(workspace_id, None)
+        self._strategy_cache.pop(workspace_id)
+        self._workspace_cache.pop(workspace_id)
         self.directory.invalidate(workspace_id)
         self.auth.forget_workspace(workspace_id)
 

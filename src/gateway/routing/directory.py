@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.cache import TtlCache
 from gateway.ports import Clock, KeyValue
 from gateway.routing.breaker import key_fingerprint
 from gateway.secrets_box import SecretBox, SecretBoxError
@@ -44,6 +45,12 @@ class Candidate:
         return self.provider.id
 
 
+@dataclass
+class _Resolved:
+    all: list[Candidate]
+    by_capability: dict[Capability, list[Candidate]] = field(default_factory=dict)
+
+
 class ProviderDirectory:
     def __init__(
         self,
@@ -62,40 +69,40 @@ class ProviderDirectory:
         self.box = box
         self.cache_seconds = cache_seconds
         self.bindings = bindings
-        self._cache: dict[str, tuple[list[Candidate], float]] = {}
-        self._settings: tuple[dict[str, str], float] | None = None
+        # Per workspace: every resolved candidate, and the per-capability lists derived from it on first use.
+        self._cache: TtlCache[str, _Resolved] = TtlCache(clock, cache_seconds)
+        self._settings: TtlCache[str, dict[str, str]] = TtlCache(clock, cache_seconds)
         self._available = available_provider_ids()
 
     def invalidate(self, workspace_id: str | None = None) -> None:
         if workspace_id is None:
             self._cache.clear()
-            self._settings = None
+            self._settings.clear()
         else:
-            self._cache.pop(workspace_id, None)
+            self._cache.pop(workspace_id)
 
     async def settings(self) -> dict[str, str]:
-        now = self.clock.monotonic()
-        if self._settings is None or self._settings[1] <= now:
-            self._settings = (await self.configs.settings(), now + self.cache_seconds)
-        return self._settings[0]
+        return await self._settings.get_or_load("platform", self.configs.settings)
 
     async def candidates(self, workspace_id: str, capability: Capability) -> list[Candidate]:
-        return [
-            replace(c, capability=capability) for c in await self._all(workspace_id)
-            if capability in c.provider.capabilities
-        ]
+        resolved = await self._all(workspace_id)
+        found = resolved.by_capability.get(capability)
+        if found is None:  # derived once per cache period, not per request
+            found = resolved.by_capability[capability] = [
+                replace(c, capability=capability) for c in resolved.all if capability in c.provider.capabilities
+            ]
+        return list(found)
 
     async def configured(self, workspace_id: str) -> list[Candidate]:
-        return await self._all(workspace_id)
+        return list((await self._all(workspace_id)).all)
 
-    async def _all(self, workspace_id: str) -> list[Candidate]:
-        now = self.clock.monotonic()
-        cached = self._cache.get(workspace_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        resolved = await self._resolve(workspace_id)
-        self._cache[workspace_id] = (resolved, now + self.cache_seconds)
-        return resolved
+    async def _all(self, workspace_id: str) -> _Resolved:
+        return await self._cache.get_or_load(
+            workspace_id, lambda: self._resolve_all(workspace_id)
+        )
+
+    async def _resolve_all(self, workspace_id: str) -> _Resolved:
+        return _Resolved(await self._resolve(workspace_id))
 
     async def _resolve(self, workspace_id: str) -> list[Candidate]:
         platform = await self.configs.platform_configs()
