@@ -9,12 +9,12 @@ Polly's ``pcm`` (s16le mono) wrapped in a WAV header here.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
 from gateway.audio import wav_from_pcm
 from gateway.errors import ErrorClass, ProviderError
@@ -154,7 +154,7 @@ def speech_text(request: SynthesisRequest) -> tuple[str, str]:
     if request.speed is None or request.speed == 1.0:
         return request.text, "text"
     percent = round(min(2.0, max(0.2, request.speed)) * 100)
-    return f'<speak><prosody rate="{percent}%">{escape(request.text)}</prosody></speak>', "ssml"
+    return f'<speak><prosody rate="{percent}%">{html.escape(request.text, quote=False)}</prosody></speak>', "ssml"
 
 
 def speech_body(request: SynthesisRequest, engine: str) -> dict[str, Any]:
