@@ -10,15 +10,22 @@ from typing import Any
 
 from workers import WorkerEntrypoint, asgi
 
+# The route modules: create_app imports them lazily; imported here, they are in the import-phase snapshot.
+from gateway.api import admin, health, llm, openai_compat, realtime, stream, voice  # noqa: F401
 from gateway.app import create_app
 from health_do import ProviderHealthMonitor
 from limits_do import WorkspaceLimiter
+from providers import available_provider_ids
 from runtimes.workers.asgi_lifespan import without_lifespan
 from runtimes.workers.health import HEALTH_OBJECT_NAME
 from runtimes.workers.runtime import BINDING_HEALTH, build_runtime
 from runtimes.workers.tasks import current_ctx
 
 __all__ = ["Default", "ProviderHealthMonitor", "WorkspaceLimiter"]
+
+# Workers snapshot the import phase: every vendor adapter this runtime can import is imported now (the directory
+# would import them on the first request), so no isolate pays for them at its first request. No I/O, no randomness.
+available_provider_ids()
 
 _app: Any | None = None
 

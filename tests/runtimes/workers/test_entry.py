@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +160,31 @@ async def test_real_app_end_to_end_through_the_entry(sdk, sqlite_conn, monkeypat
     assert payload["store"]["reachable"] is True  # SELECT 1 went through D1Database to sqlite
     assert ("snapshot", ()) in env.PROVIDER_HEALTH.calls  # vendor health came from the Durable Object
     assert detailed.headers.get("x-request-id")
+
+
+# Run in a fresh interpreter: in this one, other tests have imported the core long before.
+FIRST_REQUEST_IMPORTS = """
+import json, sqlite3, sys
+from tests.runtimes.workers import standins
+
+sys.modules.update(standins.build().modules)
+import entry
+
+before = set(sys.modules)
+env = standins.Env(DB=standins.D1Database(sqlite3.connect(":memory:")), KV=standins.KVNamespace(), ENVIRONMENT="test")
+env.PROVIDER_HEALTH = standins.DurableObjectNamespace(lambda state: None)
+entry.app_for(env)
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("gateway", "providers"))))
+"""
+
+
+def test_the_first_request_imports_no_core_module_the_import_snapshot_could_hold():
+    """Workers snapshot the import phase: a core module first imported while building the app would be imported
+    again by every new isolate, on its first request."""
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_REQUEST_IMPORTS], cwd=root, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == []
