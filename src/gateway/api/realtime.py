@@ -24,6 +24,7 @@ from gateway.auth import bearer_token
 from gateway.billing import Charge
 from gateway.errors import Forbidden, GatewayError, InvalidRequest, ProviderError
 from gateway.middleware import request_id_of
+from gateway.ports import UpstreamWebSocket
 from gateway.routing.select import select_candidates
 from gateway.services import Gateway
 from gateway.store.failovers import FailoverEvent
@@ -142,21 +143,44 @@ def _query_int(websocket: WebSocket, name: str, default: int, allowed: frozenset
     return int(raw)
 
 
-def _failover_hooks(found: Caller) -> tuple[Callable[..., None], Callable[[str, float], None]]:
+def _failover_hooks(found: Caller) -> tuple[Callable[[Leg[Any], ProviderError, Leg[Any] | None], None],
+                                             Callable[[Leg[Any], float], None]]:
+    """(leg_failed, leg_ok) for either relay: health observations and failover rows."""
     gateway = found.gateway
 
-    def failed(provider_id: str, error: ProviderError, following: str | None) -> None:
-        gateway.failover.health.observe(provider_id, False, None, error.error_class.value)
+    def failed(leg: Leg[Any], error: ProviderError, following: Leg[Any] | None) -> None:
+        to_provider = following.provider_id if following else None
+        gateway.failover.health.observe(leg.provider_id, False, None, error.error_class.value)
         gateway.recorder.record_failover(FailoverEvent(
-            request_id=found.request_id, workspace_id=found.workspace_id, from_provider=provider_id,
-            to_provider=following, error_class=error.error_class.value, elapsed_ms=0,
-            result="switched" if following else "exhausted", created_at=int(gateway.runtime.clock.time() * 1000),
+            request_id=found.request_id, workspace_id=found.workspace_id, from_provider=leg.provider_id,
+            to_provider=to_provider, error_class=error.error_class.value, elapsed_ms=0,
+            result="switched" if to_provider else "exhausted", created_at=int(gateway.runtime.clock.time() * 1000),
         ))  # fmt: skip
 
-    def ok(provider_id: str, latency_ms: float) -> None:
-        gateway.failover.health.observe(provider_id, True, latency_ms)
+    def ok(leg: Leg[Any], latency_ms: float) -> None:
+        gateway.failover.health.observe(leg.provider_id, True, latency_ms)
 
     return failed, ok
+
+
+def _leg_opener(gateway: Gateway, options: Any) -> Callable[[Leg[Any]], Awaitable[UpstreamWebSocket]]:
+    async def open_leg(leg: Leg[Any]) -> UpstreamWebSocket:
+        return await leg.route.open(_call(gateway, leg.candidate.credentials), options, gateway.runtime.open_websocket)
+
+    return open_leg
+
+
+async def _end(client: StarletteClient, found: Caller, failed: bool, charges: list[Charge], summary: dict[str, Any]) -> None:
+    """The session's last words: an error if every vendor failed, then ``session_end`` with the cost, then close."""
+    if failed:
+        await client.send_json({"type": "error", "error": {
+            "type": "upstream_error", "message": "every vendor failed for this session",
+            "request_id": found.request_id}})  # fmt: skip
+    await client.send_json({
+        "type": "session_end", **summary, "cost": sum((c.final_micros for c in charges), 0) / 1_000_000,
+        "requestId": found.request_id,
+    })  # fmt: skip
+    await client.close(1011 if failed else 1000)
 
 
 def _call(gateway: Gateway, credentials: Any) -> Call:
@@ -208,9 +232,6 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
     failed, ok = _failover_hooks(found)
     charges: list[Charge] = []
 
-    async def open_leg(leg: Leg) -> Any:
-        return await leg.route.open(_call(gateway, leg.candidate.credentials), options, gateway.runtime.open_websocket)
-
     def segment_done(segment: Segment) -> None:
         route = segment.leg.route
         seconds = round(segment.seconds, 3)
@@ -221,28 +242,14 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
             unit_prices=route.unit_prices(), segment=segment.index, audio_seconds=seconds,
         )
 
-    hooks = SessionHooks(
-        open_leg=open_leg,
-        segment_done=segment_done,
-        leg_failed=lambda leg, error, following: failed(leg.provider_id, error, following.provider_id if following
-                                                        else None),
-        leg_ok=lambda leg, latency: ok(leg.provider_id, latency),
-    )
-    relay = ListenRelay(client, legs, options, config, gateway.runtime.clock, hooks)
-    result = await relay.run()
-    if result.failed:
-        await client.send_json({"type": "error", "error": {
-            "type": "upstream_error", "message": "every vendor failed for this session",
-            "request_id": found.request_id}})  # fmt: skip
-    await client.send_json({
-        "type": "session_end",
+    hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done, leg_failed=failed,
+                         leg_ok=ok)
+    result = await ListenRelay(client, legs, options, config, gateway.runtime.clock, hooks).run()
+    await _end(client, found, result.failed, charges, {
         "duration": round(result.duration, 3),
-        "cost": sum((c.final_micros for c in charges), 0) / 1_000_000,
         "segments": [{"provider": s.leg.provider_id, "model": s.leg.route.model, "audio_seconds": round(s.seconds, 3)}
                      for s in result.segments],
-        "requestId": found.request_id,
     })  # fmt: skip
-    await client.close(1011 if result.failed else 1000)
 
 
 # -- /voice/speak-stream ------------------------------------------------------------------------------------------
@@ -252,7 +259,7 @@ async def speak_legs(found: Caller, pinned: str | None) -> list[SpeakLeg]:
         can_serve=lambda c: bool(speak_routes(c.id)),
         estimate=lambda c: speak_routes(c.id)[0].cost(1000),
     )  # fmt: skip
-    return [SpeakLeg(c, route) for c in candidates for route in speak_routes(c.id)]
+    return [Leg(c, route) for c in candidates for route in speak_routes(c.id)]
 
 
 @router.websocket("/voice/speak-stream")
@@ -275,9 +282,6 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
     failed, ok = _failover_hooks(found)
     charges: list[Charge] = []
 
-    async def open_leg(leg: SpeakLeg) -> Any:
-        return await leg.route.open(_call(gateway, leg.candidate.credentials), options, gateway.runtime.open_websocket)
-
     def segment_done(index: int, leg: SpeakLeg, characters: int) -> None:
         route = leg.route
         model = route.model(_call(gateway, leg.candidate.credentials), options)
@@ -289,19 +293,11 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
         )
 
     relay = SpeakRelay(
-        client, legs, config, open_leg=open_leg, segment_done=segment_done,
-        leg_failed=lambda leg, error, following: failed(leg.provider_id, error, following.provider_id if following
-                                                        else None),
-        leg_ok=lambda leg, latency: ok(leg.provider_id, latency), clock=gateway.runtime.clock,
+        client, legs, config, open_leg=_leg_opener(gateway, options), segment_done=segment_done,
+        leg_failed=failed, leg_ok=ok, clock=gateway.runtime.clock,
     )  # fmt: skip
     result = await relay.run()
-    if result.failed:
-        await client.send_json({"type": "error", "error": {
-            "type": "upstream_error", "message": "every vendor failed for this session",
-            "request_id": found.request_id}})  # fmt: skip
-    await client.send_json({
-        "type": "session_end", "characters": result.characters,
-        "cost": sum((c.final_micros for c in charges), 0) / 1_000_000,
-        "segments": [{"provider": p, "characters": n} for p, n in result.segments], "requestId": found.request_id,
+    await _end(client, found, result.failed, charges, {
+        "characters": result.characters,
+        "segments": [{"provider": p, "characters": n} for p, n in result.segments],
     })  # fmt: skip
-    await client.close(1011 if result.failed else 1000)
