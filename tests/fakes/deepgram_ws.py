@@ -10,7 +10,7 @@ Faults, taken per connection from ``state`` (``state.fail(...)``):
     Fault("status", status=401|429|503)   refuse the handshake with that HTTP status and Deepgram's error body
     Fault("cut", delay=S)                 after S seconds of audio, abort the TCP connection (no close frame: 1006)
     Fault("hang", delay=S)                after S seconds of audio, keep reading but never answer again (a stall)
-    Fault("slow", delay=S)                (speak) cut the connection after ``after_chunks`` flushes instead
+    (speak) "cut"/"hang" apply after ``after_chunks`` answered flushes instead of after ``delay`` seconds of audio
 ``state.options``: ``idle_timeout`` (seconds without audio/KeepAlive before NET-0001, default 10), ``eot_silence``
 (Flux end of turn, default 0.4 s), ``eager_silence`` (0.2 s), ``endpointing`` (Nova, 0.3 s).
 Every connection is recorded in ``state.requests`` (method ``WS``) and its audio seconds in
