@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from workers import DurableObject
 
+# Imported at module import, not in __init__: Workers snapshot the import phase, so the object's first event does
+# not pay for them.
+from gateway.health.monitor import HealthMonitor
+from gateway.ports import SystemClock
 from runtimes.workers.convert import to_python
 from runtimes.workers.d1 import D1Database
 from runtimes.workers.do_storage import DurableObjectStorage
+from runtimes.workers.http_transport import WorkersFetchTransport
+from runtimes.workers.runtime import string_vars
 
 
 class ProviderHealthMonitor(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        from gateway.health.monitor import HealthMonitor  # the core's logic; imported here, not at module import
-        from gateway.ports import SystemClock
-
-        from runtimes.workers.http_transport import WorkersFetchTransport
-        from runtimes.workers.runtime import string_vars
-
-        import httpx
-
         self.clock = SystemClock()
         # Probes need the vendors' keys and base URLs (the same vars the isolates read) and a fetch-backed client.
         self.monitor = HealthMonitor(

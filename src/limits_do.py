@@ -9,6 +9,10 @@ from typing import Any
 
 from workers import DurableObject
 
+# The core's logic, imported at module import: Workers snapshot the import phase, so the object's first event does
+# not pay for it.
+from gateway.limits.limiter import WorkspaceLimiter as Limiter
+from gateway.ports import SystemClock
 from runtimes.workers.convert import to_python
 from runtimes.workers.do_storage import DurableObjectStorage
 
@@ -16,10 +20,6 @@ from runtimes.workers.do_storage import DurableObjectStorage
 class WorkspaceLimiter(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        from gateway.limits.limiter import WorkspaceLimiter as Limiter  # the core's logic, imported lazily
-
-        from gateway.ports import SystemClock
-
         self.limiter = Limiter(DurableObjectStorage(ctx.storage), SystemClock())
 
     async def acquire(self, request: Any) -> dict[str, Any]:

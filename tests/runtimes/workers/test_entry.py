@@ -174,13 +174,15 @@ before = set(sys.modules)
 env = standins.Env(DB=standins.D1Database(sqlite3.connect(":memory:")), KV=standins.KVNamespace(), ENVIRONMENT="test")
 env.PROVIDER_HEALTH = standins.DurableObjectNamespace(lambda state: None)
 entry.app_for(env)
+entry.ProviderHealthMonitor(standins.DurableObjectState(), env)
+entry.WorkspaceLimiter(standins.DurableObjectState(), env)
 print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("gateway", "providers"))))
 """
 
 
 def test_the_first_request_imports_no_core_module_the_import_snapshot_could_hold():
-    """Workers snapshot the import phase: a core module first imported while building the app would be imported
-    again by every new isolate, on its first request."""
+    """Workers snapshot the import phase: a core module first imported while building the app (or a Durable Object)
+    would be imported again by every new isolate, on its first request."""
     root = Path(__file__).resolve().parents[3]
     result = subprocess.run(
         [sys.executable, "-c", FIRST_REQUEST_IMPORTS], cwd=root, capture_output=True, text=True, timeout=60, check=False,
