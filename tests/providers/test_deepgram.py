@@ -24,6 +24,7 @@ from providers.deepgram import (
 from tests.fakes.audio import silent_mp3, sine_wav
 from tests.fakes.deepgram import API_KEY, DEFAULT_TRANSCRIPT, create_app
 from tests.fakes.harness import FakeServer, FakeState, Fault
+from tests.providers.loopback import loopback_fixtures, make_call
 
 provider = DeepgramProvider()
 
@@ -197,22 +198,17 @@ def test_credentials_from_env() -> None:
 
 
 # -- contract against the fake ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server():
-    state = FakeState()
-    with FakeServer(create_app(state), state) as running:
-        yield running
+server, state, http = loopback_fixtures(create_app)
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(server: FakeServer) -> None:
-    server.state.reset()
+def fresh_state(state: FakeState) -> None:
+    """Every test starts from a reset fake (the ``state`` fixture resets it)."""
 
 
 @pytest.fixture
-async def call(server: FakeServer):
-    async with httpx.AsyncClient() as http:
-        yield Call(http=http, credentials=Credentials(api_key=API_KEY, base_url=server.url), timeout=2)
+def call(http: httpx.AsyncClient, server: FakeServer) -> Call:
+    return make_call(http, server, API_KEY)
 
 
 def wav_sample_rate(data: bytes) -> int:

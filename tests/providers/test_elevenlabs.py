@@ -27,6 +27,7 @@ from providers.elevenlabs import (
 from tests.fakes.audio import sine_wav
 from tests.fakes.elevenlabs import API_KEY, create_app, parse_multipart
 from tests.fakes.harness import FakeServer, FakeState, Fault
+from tests.providers.loopback import loopback_fixtures, make_call
 
 provider = ElevenLabsProvider()
 RACHEL, ADAM = "21m00Tcm4TlvDq8ikWAM", "pNInz6obpgDQGcFmaJgB"
@@ -172,22 +173,17 @@ def test_multipart_parser_of_the_fake_round_trips_httpx_uploads() -> None:
 
 
 # -- contract against the fake ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server():
-    state = FakeState()
-    with FakeServer(create_app(state), state) as running:
-        yield running
+server, state, http = loopback_fixtures(create_app)
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(server: FakeServer) -> None:
-    server.state.reset()
+def fresh_state(state: FakeState) -> None:
+    """Every test starts from a reset fake (the ``state`` fixture resets it)."""
 
 
 @pytest.fixture
-async def call(server: FakeServer):
-    async with httpx.AsyncClient() as http:
-        yield Call(http=http, credentials=Credentials(api_key=API_KEY, base_url=server.url), timeout=2)
+def call(http: httpx.AsyncClient, server: FakeServer) -> Call:
+    return make_call(http, server, API_KEY)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 
 import httpx
@@ -24,7 +23,8 @@ from providers.google import (
 )
 from tests.fakes.audio import silent_mp3, sine_pcm, sine_wav, wav
 from tests.fakes.google import API_KEY, create_app
-from tests.fakes.harness import FakeServer, FakeState, Fault
+from tests.fakes.harness import FakeServer, Fault
+from tests.providers.loopback import loopback_fixtures
 
 provider = GoogleProvider()
 
@@ -171,24 +171,7 @@ def test_credentials_from_env_carries_both_hosts() -> None:
 
 
 # -- contract against the fake ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    shared = FakeState()
-    with FakeServer(create_app(shared), shared) as running:
-        yield running
-
-
-@pytest.fixture
-def state(server: FakeServer) -> FakeState:
-    server.state.reset()
-    return server.state
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    # Plain HTTP to loopback: skipping the CA bundle load saves ~60 ms per test.
-    async with httpx.AsyncClient(verify=False) as client:
-        yield client
+server, state, http = loopback_fixtures(create_app)
 
 
 def make_call(http: httpx.AsyncClient, server: FakeServer, key: str | None = API_KEY, timeout: float = 2) -> Call:

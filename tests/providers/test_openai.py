@@ -29,8 +29,9 @@ from providers.openai.chat import chat_payload, parse_completion, parse_stream_e
 from providers.openai.speech import check_audio, parse_speech_event, speech_payload
 from providers.openai.transcription import parse_transcription, transcription_form
 from tests.fakes.audio import silent_mp3, sine_wav
-from tests.fakes.harness import FakeServer, FakeState, Fault
+from tests.fakes.harness import FakeServer, Fault
 from tests.fakes.openai import API_KEY, DEFAULT_TRANSCRIPT, INSUFFICIENT_QUOTA, create_app
+from tests.providers.loopback import loopback_fixtures
 
 provider = OpenAIProvider()
 PER_M = Decimal(1_000_000)
@@ -288,23 +289,7 @@ def test_price_table_lists_documented_prices() -> None:
 
 
 # -- contract against the fake -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> FakeServer:
-    state = FakeState()
-    with FakeServer(create_app(state), state) as running:
-        yield running  # type: ignore[misc]
-
-
-@pytest.fixture
-def state(server: FakeServer) -> FakeState:
-    server.state.reset()
-    return server.state
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+server, state, http = loopback_fixtures(create_app)
 
 
 def call(http: httpx.AsyncClient, server: FakeServer, key: str = API_KEY, timeout: float = 2.0) -> Call:

@@ -27,6 +27,7 @@ from providers.polly import (
 from tests.fakes.audio import silent_mp3
 from tests.fakes.harness import FakeServer, FakeState, Fault, free_port
 from tests.fakes.polly import ACCESS_KEY, SECRET_KEY, create_app
+from tests.providers.loopback import loopback_fixtures
 
 provider = PollyProvider()
 
@@ -162,16 +163,6 @@ def test_stored_key_with_secret_and_region_from_url() -> None:
 
 
 # -- contract against the fake ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server():
-    state = FakeState()
-    with FakeServer(create_app(state), state) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(server: FakeServer) -> None:
-    server.state.reset()
 
 
 def credentials(server: FakeServer, **extra: str) -> Credentials:
@@ -180,10 +171,17 @@ def credentials(server: FakeServer, **extra: str) -> Credentials:
     )
 
 
+server, state, http = loopback_fixtures(create_app)
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(state: FakeState) -> None:
+    """Every test starts from a reset fake (the ``state`` fixture resets it)."""
+
+
 @pytest.fixture
-async def call(server: FakeServer):
-    async with httpx.AsyncClient() as http:
-        yield Call(http=http, credentials=credentials(server), timeout=2)
+def call(http: httpx.AsyncClient, server: FakeServer) -> Call:
+    return Call(http=http, credentials=credentials(server), timeout=2)
 
 
 async def test_synthesize_mp3_signed_and_measured(call: Call, server: FakeServer) -> None:
