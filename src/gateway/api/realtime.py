@@ -27,10 +27,10 @@ from gateway.middleware import request_id_of
 from gateway.ports import UpstreamWebSocket
 from gateway.routing.select import select_candidates
 from gateway.services import Gateway
-from gateway.store.failovers import FailoverEvent
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import Leg, ListenRelay, Segment, SessionHooks
 from gateway.streaming.speak_relay import SpeakLeg, SpeakRelay
+from gateway.streaming.switches import record_vendor_failure
 from providers.base import Call, Capability
 from providers.realtime.routes import (
     LISTEN_MODELS,
@@ -149,13 +149,8 @@ def _failover_hooks(found: Caller) -> tuple[Callable[[Leg[Any], ProviderError, L
     gateway = found.gateway
 
     def failed(leg: Leg[Any], error: ProviderError, following: Leg[Any] | None) -> None:
-        to_provider = following.provider_id if following else None
-        gateway.failover.health.observe(leg.provider_id, False, None, error.error_class.value)
-        gateway.recorder.record_failover(FailoverEvent(
-            request_id=found.request_id, workspace_id=found.workspace_id, from_provider=leg.provider_id,
-            to_provider=to_provider, error_class=error.error_class.value, elapsed_ms=0,
-            result="switched" if to_provider else "exhausted", created_at=int(gateway.runtime.clock.time() * 1000),
-        ))  # fmt: skip
+        record_vendor_failure(gateway.failover, found.request_id, found.workspace_id, leg.provider_id, error,
+                              following.provider_id if following else None)
 
     def ok(leg: Leg[Any], latency_ms: float) -> None:
         gateway.failover.health.observe(leg.provider_id, True, latency_ms)

@@ -30,8 +30,8 @@ from typing import Any
 from gateway.errors import ErrorClass, GatewayError, ProviderError
 from gateway.routing.directory import Candidate
 from gateway.routing.failover import FailoverPolicy, FailoverRunner
-from gateway.store.failovers import FailoverEvent
 from gateway.streaming.joiner import AudioJoiner, JoinError, SegmentFilter
+from gateway.streaming.switches import record_vendor_failure
 from providers.base import Call, Provider, SynthesisRequest
 
 log = logging.getLogger("gateway.streaming")
@@ -212,15 +212,9 @@ class TTSStream:
         failed = self.candidates[self._position]
         error = exc if isinstance(exc, ProviderError) else ProviderError(failed.id, ErrorClass.UNSUPPORTED, str(exc))
         self.attempts += 1
-        self.runner.health.observe(failed.id, False, None, error.error_class.value)
         self._position += 1
         following = self.candidates[self._position].id if self._position < len(self.candidates) else None
-        clock = self.runner.clock
-        self.runner.recorder.record_failover(FailoverEvent(
-            request_id=self.request_id, workspace_id=self.workspace_id, from_provider=failed.id,
-            to_provider=following, error_class=error.error_class.value, elapsed_ms=0,
-            result="switched" if following else "exhausted", created_at=int(clock.time() * 1000),
-        ))  # fmt: skip
+        record_vendor_failure(self.runner, self.request_id, self.workspace_id, failed.id, error, following)
         log.info("stream %s: %s failed mid-stream (%s); %s", self.request_id, failed.id, error.message,
                  f"continuing on {following}" if following else "no vendor left")
         return following is not None
