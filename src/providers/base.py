@@ -226,6 +226,12 @@ class Provider:
             return None
         return Credentials(api_key=key, base_url=(env.get(cls.env_base_url) or cls.default_base_url).rstrip("/"))
 
+    @classmethod
+    def builtin_credentials(cls, env: Mapping[str, str], bindings: Mapping[str, Any]) -> Credentials | None:
+        """Credentials when this vendor is usable with no key on this runtime (the built-in engine: ``local`` on
+        CPython, Workers AI through the ``AI`` binding on the edge); None for vendors that always need a key."""
+        return None
+
     def resolve_voice(self, voice: str | None) -> str | None:
         if voice is None:
             return self.default_voice

@@ -24,7 +24,6 @@ from providers.base import Capability, Credentials, Provider
 
 log = logging.getLogger("gateway.routing")
 
-BUILTIN_PROVIDERS = ("local",)
 PLATFORM_KEY_PREFIX = "platform-key:"
 
 
@@ -138,10 +137,12 @@ class ProviderDirectory:
         priority = platform.priority if platform is not None else 100 + order
         config: dict[str, Any] = {**(platform.config if platform else {}), **(workspace.config if workspace else {})}
         env_credentials = provider.credentials_from_env(self.env)
-        if provider.id in BUILTIN_PROVIDERS:
-            if env_credentials is None or not (builtin_enabled or platform is not None or workspace is not None):
+        builtin = provider.builtin_credentials(self.env, self.bindings)
+        keyed = (env_credentials is not None and env_credentials.api_key) or (workspace and workspace.encrypted_api_key)
+        if builtin is not None and not keyed:
+            if not (builtin_enabled or platform is not None or workspace is not None):
                 return None
-            return Candidate(provider, env_credentials, priority, "builtin", config, key_fingerprint(None))
+            return Candidate(provider, builtin, priority, "builtin", config, key_fingerprint(None))
         key, source = None, "env"
         if workspace is not None and workspace.encrypted_api_key:
             key, source = self._open(workspace.encrypted_api_key, provider.id, "workspace"), "workspace"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Mapping
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from gateway.audio import wav_from_pcm
 from gateway.errors import ErrorClass, ProviderError
@@ -68,6 +68,10 @@ class LocalProvider(Provider):
     @classmethod
     def credentials_from_env(cls, env: Mapping[str, str]) -> Credentials | None:
         return Credentials(api_key=None, base_url="local:")  # nothing to configure: the engines are installed
+
+    @classmethod
+    def builtin_credentials(cls, env: Mapping[str, str], bindings: Mapping[str, Any]) -> Credentials | None:
+        return cls.credentials_from_env(env)
 
     # -- routing checks ------------------------------------------------------------------------------------------
     def supports_synthesis(self, request: SynthesisRequest) -> bool:

@@ -91,6 +91,14 @@ class WorkersAIProvider(Provider):
         """On Workers the ``AI`` binding needs no key: the vendor is usable whenever the binding exists."""
         return binding.get_binding(bindings) is not None
 
+    @classmethod
+    def builtin_credentials(cls, env: Mapping[str, str], bindings: Mapping[str, Any]) -> Credentials | None:
+        if not cls.available_via_binding(bindings):
+            return None
+        gateway_id = env.get("CLOUDFLARE_GATEWAY_ID")  # binding calls may still go through a named AI Gateway
+        base_url = (env.get(cls.env_base_url) or cls.default_base_url).rstrip("/")
+        return Credentials(api_key=None, base_url=base_url, extra={api.GATEWAY_ID: gateway_id} if gateway_id else {})
+
     def resolve_model(self, capability: Capability, requested: str | None) -> str:
         """Our model ids (or their short names, e.g. ``nova-3``); another vendor's model name means our default."""
         known = MODELS[capability]
