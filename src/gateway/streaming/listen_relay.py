@@ -25,7 +25,7 @@ from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.timeline import AudioTimeline
-from gateway.streaming.upstream import closed_error, pump, stop
+from gateway.streaming.upstream import closed_error, next_message, pump, stop
 from providers.realtime.events import Event, Transcript, Turn
 from providers.realtime.routes import ListenOptions, ListenRoute
 
@@ -150,7 +150,7 @@ class ListenRelay:
         try:
             if await self._connect_next(replay_from=None):
                 while not self._done:
-                    kind, segment, data = await self._next()
+                    kind, segment, data = await next_message(self._queue, self._tick)
                     await self._handle(kind, segment, data)
                     await self._check_timers()
         finally:
@@ -159,15 +159,6 @@ class ListenRelay:
             with contextlib.suppress(BaseException):
                 await client_task
         return SessionResult(self.timeline.seconds(self.client_bytes), self.segments, self._failed)
-
-    async def _next(self) -> tuple[str, int, Any]:
-        """The next queued message, or a tick; queued frames are taken without arming a timer for each."""
-        with contextlib.suppress(asyncio.QueueEmpty):
-            return self._queue.get_nowait()
-        try:
-            return await asyncio.wait_for(self._queue.get(), self._tick)
-        except TimeoutError:
-            return "tick", -1, None
 
     async def _read_client(self) -> None:
         while True:

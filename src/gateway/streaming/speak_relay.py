@@ -25,11 +25,12 @@ from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import ClientSocket, Leg, following
-from gateway.streaming.upstream import closed_error, pump, stop
+from gateway.streaming.upstream import closed_error, next_message, pump, stop
 from providers.realtime.routes import SpeakRoute
 
 SpeakLeg = Leg[SpeakRoute]
 CLOSE = json.dumps({"type": "Close"})
+TICK_SECONDS = 0.1  # how often a quiet session checks for a stalled Flush
 
 
 @dataclass
@@ -90,10 +91,7 @@ class SpeakRelay:
         try:
             if await self._connect_next(None):
                 while not self._done:
-                    try:
-                        kind, segment, data = await asyncio.wait_for(self._queue.get(), 0.1)
-                    except TimeoutError:
-                        kind, segment, data = "tick", -1, None
+                    kind, segment, data = await next_message(self._queue, TICK_SECONDS)
                     await self._handle(kind, segment, data)
                     await self._check_stall()
         finally:

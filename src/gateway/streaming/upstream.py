@@ -85,3 +85,14 @@ async def stop(reader: asyncio.Task[None] | None, upstream: UpstreamWebSocket | 
             await upstream.send_text(goodbye)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(upstream.close(1000), 2)
+
+
+async def next_message(queue: asyncio.Queue[tuple[str, int, Any]], tick: float) -> tuple[str, int, Any]:
+    """A relay's next queued message, or ``("tick", -1, None)`` after ``tick`` seconds of quiet. A backlog (frames
+    queued while the relay was sending) is taken without arming a timer for each message: this is per audio frame."""
+    with contextlib.suppress(asyncio.QueueEmpty):
+        return queue.get_nowait()
+    try:
+        return await asyncio.wait_for(queue.get(), tick)
+    except TimeoutError:
+        return "tick", -1, None
