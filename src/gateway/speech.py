@@ -75,15 +75,12 @@ async def transcribe_audio(
     policy = gateway.policy()
     if duration:  # STT work scales with the audio: allow a minute of processing per ten minutes of audio
         policy.attempt_timeout = max(policy.attempt_timeout, min(policy.deadline, 10 + duration / 10))
-    outcome = await gateway.failover.run(
-        candidates, attempt, policy=policy, request_id=found.request_id, workspace_id=found.workspace_id
-    )
-    assert outcome.result is not None and outcome.winner is not None
-    result, provider = outcome.result, outcome.winner.provider
+    result, winner, attempts = await found.run_failover(candidates, attempt, policy)
+    provider = winner.provider
     charge = found.record_usage(
         Charge(provider.transcription_cost(result), await gateway.markup_for(found.workspace)),
         provider=provider.id, resource="stt", model=result.model, unit_prices=provider.prices.for_model(result.model),
         audio_seconds=round(result.duration, 3), input_tokens=result.usage.get(Unit.INPUT_TOKEN),
         output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
     )  # fmt: skip
-    return Transcribed(result, provider, charge, outcome.count)
+    return Transcribed(result, provider, charge, attempts)

@@ -4,7 +4,7 @@ admitted by the workspace's limits), JSON bodies."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -25,11 +25,14 @@ from gateway.errors import (
 from gateway.limits.admission import admit
 from gateway.limits.service import Ticket
 from gateway.middleware import request_id_of
+from gateway.routing.directory import Candidate
+from gateway.routing.failover import FailoverPolicy
 from gateway.services import Gateway
 from gateway.store.workspaces import Workspace
-from providers.base import Unit
+from providers.base import Call, Unit
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 MAX_JSON_BYTES = 1024 * 1024
 
@@ -50,6 +53,20 @@ class Caller:
     def workspace_id(self) -> str:
         assert self.workspace is not None
         return self.workspace.id
+
+    async def run_failover(
+        self,
+        candidates: Sequence[Candidate],
+        attempt: Callable[[Candidate, Call], Awaitable[T]],
+        policy: FailoverPolicy | None = None,
+    ) -> tuple[T, Candidate, int]:
+        """Try ``candidates`` in order for this request: (result, the vendor that served it, attempts made)."""
+        outcome = await self.gateway.failover.run(
+            candidates, attempt, policy=policy or self.gateway.policy(), request_id=self.request_id,
+            workspace_id=self.workspace_id,
+        )  # fmt: skip
+        assert outcome.result is not None and outcome.winner is not None
+        return outcome.result, outcome.winner, outcome.count
 
     def record_usage(
         self, charge: Charge, *, provider: str, resource: str, model: str | None, unit_prices: Mapping[Unit, Decimal],

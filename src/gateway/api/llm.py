@@ -142,15 +142,10 @@ async def complete(found: Caller, request: CompletionRequest, pinned: str | None
     async def attempt(candidate: Candidate, call: Call) -> CompletionResult:
         return await candidate.provider.complete(call, request)
 
-    outcome = await found.gateway.failover.run(
-        candidates, attempt, policy=found.gateway.policy(), request_id=found.request_id,
-        workspace_id=found.workspace_id,
-    )  # fmt: skip
-    assert outcome.result is not None and outcome.winner is not None
-    result = outcome.result
-    charge = await bill_completion(found, outcome.winner.provider, result.model, request.model, result.input_tokens,
+    result, winner, attempts = await found.run_failover(candidates, attempt)
+    charge = await bill_completion(found, winner.provider, result.model, request.model, result.input_tokens,
                                    result.output_tokens)  # fmt: skip
-    return outcome.winner, result, charge, outcome.count
+    return winner, result, charge, attempts
 
 
 async def bill_completion(
@@ -250,13 +245,8 @@ async def open_stream(found: Caller, request: CompletionRequest, pinned: str | N
             raise ProviderError(candidate.id, ErrorClass.MALFORMED, "the stream ended before any output") from None
         return first, chunks
 
-    outcome = await found.gateway.failover.run(
-        candidates, attempt, policy=found.gateway.policy(), request_id=found.request_id,
-        workspace_id=found.workspace_id,
-    )  # fmt: skip
-    assert outcome.result is not None and outcome.winner is not None
-    first, rest = outcome.result
-    return CompletionStream(found, outcome.winner, request, outcome.count, first, rest)
+    (first, rest), winner, attempts = await found.run_failover(candidates, attempt)
+    return CompletionStream(found, winner, request, attempts, first, rest)
 
 
 def sse(data: dict[str, Any] | str) -> bytes:

@@ -33,7 +33,7 @@ from gateway.api.llm import (
     sse,
     stream_headers,
 )
-from gateway.api.voice import bill_synthesis
+from gateway.api.voice import synthesis_response
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -44,18 +44,14 @@ from gateway.errors import (
 )
 from gateway.middleware import request_id_of
 from gateway.multipart_form import parse_form
-from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
 from gateway.speech import transcribe_audio
 from providers.base import (
-    AUDIO_CONTENT_TYPES,
-    Call,
     Capability,
     ChatMessage,
     CompletionRequest,
     Provider,
     SynthesisRequest,
-    SynthesisResult,
 )
 
 log = logging.getLogger("gateway.openai_compat")
@@ -220,27 +216,7 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
         estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
     )
 
-    async def attempt(candidate: Candidate, call: Call) -> SynthesisResult:
-        return await candidate.provider.synthesize(call, speech_request_for(candidate.provider, body))
-
-    outcome = await found.gateway.failover.run(
-        candidates, attempt, policy=found.gateway.policy(), request_id=found.request_id,
-        workspace_id=found.workspace_id,
-    )  # fmt: skip
-    assert outcome.result is not None and outcome.winner is not None
-    result = outcome.result
-    charge = await bill_synthesis(found, outcome.winner, result)
-    return Response(
-        content=result.audio,
-        media_type=AUDIO_CONTENT_TYPES[fmt],
-        headers={
-            "X-Provider": outcome.winner.id,
-            "X-Cost": charge.header(),
-            "X-Characters": str(result.characters),
-            "X-Attempts": str(outcome.count),
-            "X-Model": result.model,
-        },
-    )
+    return await synthesis_response(found, candidates, lambda provider: speech_request_for(provider, body), fmt)
 
 
 # -- POST /v1/audio/transcriptions ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -21,6 +22,7 @@ from providers.base import (
     AUDIO_CONTENT_TYPES,
     Call,
     Capability,
+    Provider,
     SynthesisRequest,
     SynthesisResult,
     Unit,
@@ -95,34 +97,37 @@ async def bill_synthesis(
     )  # fmt: skip
 
 
+async def synthesis_response(
+    found: Caller, candidates: list[Candidate], request_for: Callable[[Provider], SynthesisRequest], fmt: str
+) -> Response:
+    """Synthesize with failover, bill it, and answer with the audio and the billing headers (shared by
+    ``/voice/synthesize`` and ``/v1/audio/speech``; ``request_for`` adapts the request to each vendor)."""
+
+    async def attempt(candidate: Candidate, call: Call) -> SynthesisResult:
+        return await candidate.provider.synthesize(call, request_for(candidate.provider))
+
+    result, winner, attempts = await found.run_failover(candidates, attempt)
+    charge = await bill_synthesis(found, winner, result)
+    return Response(
+        content=result.audio,
+        media_type=AUDIO_CONTENT_TYPES.get(fmt, result.content_type),
+        headers={
+            "X-Provider": winner.id,
+            "X-Cost": charge.header(),
+            "X-Characters": str(result.characters),
+            "X-Attempts": str(attempts),
+            "X-Model": result.model,
+        },
+    )
+
+
 @router.post("/voice/synthesize", summary="Text to speech, with failover across vendors")
 async def synthesize(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
     body = await json_body(request, SynthesizeBody)
     check_workspace_claim(found, body.workspaceId)
     tts = synthesis_request(body)
     candidates = await tts_candidates(found, tts, body.provider)
-
-    async def attempt(candidate: Candidate, call: Call) -> SynthesisResult:
-        return await candidate.provider.synthesize(call, tts)
-
-    outcome = await found.gateway.failover.run(
-        candidates, attempt, policy=found.gateway.policy(), request_id=found.request_id,
-        workspace_id=found.workspace_id,
-    )
-    assert outcome.result is not None and outcome.winner is not None
-    result = outcome.result
-    charge = await bill_synthesis(found, outcome.winner, result)
-    return Response(
-        content=result.audio,
-        media_type=AUDIO_CONTENT_TYPES.get(tts.format, result.content_type),
-        headers={
-            "X-Provider": outcome.winner.id,
-            "X-Cost": charge.header(),
-            "X-Characters": str(result.characters),
-            "X-Attempts": str(outcome.count),
-            "X-Model": result.model,
-        },
-    )
+    return await synthesis_response(found, candidates, lambda provider: tts, tts.format)
 
 
 def _flag(value: str | None, name: str, default: bool) -> bool:
