@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from gateway.cache import TtlCache
 from gateway.auth import Authenticator
+from gateway.cache import TtlCache
 from gateway.health.client import HealthClient
 from gateway.limits.service import LimitsService
 from gateway.limits.wiring import build_limits, key_cache_seconds
