@@ -20,6 +20,7 @@ class InProcessLimits:
         self.clock = clock
         self._ledgers: dict[str, Ledger] = {}
         self._open: dict[str, Ticket] = {}
+        self._month: tuple[str, int, int] = ("", 0, 0)  # (period, start ms, end ms) of the last admission's month
 
     async def _ledger(self, workspace_id: str, period: str) -> Ledger:
         ledger = self._ledgers.get(workspace_id)
@@ -29,9 +30,19 @@ class InProcessLimits:
             ledger.open_period(period, spent, audio_ms)
         return ledger
 
+    def _period(self, now_ms: int) -> tuple[str, int]:
+        """(the month of ``now_ms``, its end in epoch ms): date arithmetic only when the month changes, not on every
+        admission (it cost a quarter of one)."""
+        period, start, end = self._month
+        if not start <= now_ms < end:
+            period = period_of(now_ms)
+            start, end = period_bounds(period)
+            self._month = (period, start, end)
+        return period, end
+
     async def admit(self, ask: Ask) -> Ticket:
         now_ms = int(self.clock.time() * 1000)
-        period = period_of(now_ms)
+        period, month_end = self._period(now_ms)
         ledger = await self._ledger(ask.workspace_id, period)
         # From here to the return nothing awaits: the check and the reservation are one step.
         grant = ledger.acquire(
@@ -41,7 +52,7 @@ class InProcessLimits:
                 "budgetMicros": ask.estimate_micros, "minBudgetMicros": ask.estimate_micros,
                 "audioMs": ask.audio_estimate_ms, "minAudioMs": ask.audio_estimate_ms,
                 "slots": 1 if ask.stream else 0, "permitTtl": 0.0, "holdTtl": HOLD_SECONDS,
-                "quotaRetryAfter": (period_bounds(period)[1] - now_ms) / 1000,
+                "quotaRetryAfter": (month_end - now_ms) / 1000,
             },
         )
         if not grant["ok"]:

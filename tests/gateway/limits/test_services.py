@@ -70,6 +70,22 @@ async def test_in_process_budget_settles_real_costs_and_stops_within_one_request
     assert admitted == 4 and spent == 12_000  # the 4th started with 500 left: over by less than one request
 
 
+async def test_in_process_budget_opens_again_in_the_next_month_and_says_when_it_does() -> None:
+    clock = FakeClock(1_767_225_600.0 - 10.0)  # 2025-12-31T23:59:50Z
+    usage = FixedUsage()
+    service = InProcessLimits(usage, clock)  # type: ignore[arg-type]
+    limits = {"monthlyBudgetUsd": 0.01}
+    first = await service.admit(ask(1, limits, estimate_micros=5_000))
+    service.charge(row("req_1", 10_000))
+    first.release()
+    with pytest.raises(QuotaExceeded) as refused:
+        await service.admit(ask(2, limits, estimate_micros=5_000))
+    assert refused.value.retry_after == 10.0  # the month ends in ten seconds
+    clock.advance(10.0)  # 2026-01-01T00:00:00Z: a new month, a new budget
+    await service.admit(ask(3, limits, estimate_micros=5_000))
+    assert usage.loads == 2  # each month's spend is read once
+
+
 async def test_in_process_concurrent_budget_reservations_hold_back_other_requests() -> None:
     service = InProcessLimits(FixedUsage(), FakeClock())  # type: ignore[arg-type]
     limits = {"monthlyBudgetUsd": 0.01}
