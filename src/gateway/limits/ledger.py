@@ -40,10 +40,6 @@ def refusal(reason: str, retry_after: float, message: str) -> Grant:
     return {"ok": False, "lease": None, "reason": reason, "retryAfter": max(0.0, retry_after), "message": message}
 
 
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
 class Ledger:
     def __init__(self) -> None:
         self.period: str | None = None
