@@ -12,26 +12,24 @@ between body chunks only, unlike ``Fault("slow")`` which also delays the headers
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.audio import MP3_FRAME_BYTES, MP3_FRAME_SECONDS, audio_for_format
-from tests.fakes.harness import CutConnection, FakeState, Fault
+from tests.fakes.chunked import chunks_of, streamed
+from tests.fakes.harness import FakeState, Fault
 
 API_KEY = "test-deepgram-key"
 DEFAULT_TRANSCRIPT = "hello from the fake deepgram"
 MAX_CHARACTERS = 2000
 LINEAR16_RATES = {8000, 16000, 24000, 32000, 48000}
-STREAM_CHUNKS = 4
 
 # Published Aura voices (Aura-1 English; Aura-2 per language); any other model is "No such model/version".
 _AURA2 = {
@@ -79,34 +77,6 @@ def fault_response(fault: Fault) -> JSONResponse:
 
 def malformed_json() -> Response:
     return Response(b'{"metadata": {"request_id": ', media_type="application/json")
-
-
-def chunks_of(data: bytes, count: int = STREAM_CHUNKS) -> list[bytes]:
-    size = max(1, -(-len(data) // count))
-    return [data[i : i + size] for i in range(0, len(data), size)]
-
-
-def streamed(
-    parts: list[bytes],
-    media_type: str,
-    headers: dict[str, str] | None = None,
-    fault: Fault | None = None,
-    chunk_delay: float = 0.0,
-) -> StreamingResponse:
-    """A chunked body; ``cut`` drops the connection after ``after_chunks`` chunks, ``slow`` pauses between them."""
-    pause = fault.delay if fault is not None and fault.kind == "slow" else chunk_delay
-
-    async def body() -> AsyncIterator[bytes]:
-        for index, part in enumerate(parts):
-            if fault is not None and fault.kind == "cut" and index >= fault.after_chunks:
-                raise CutConnection()
-            if index and pause:
-                await asyncio.sleep(pause)
-            yield part
-        if fault is not None and fault.kind == "cut":
-            raise CutConnection()
-
-    return StreamingResponse(body(), media_type=media_type, headers=headers)
 
 
 def authorized(request: Request) -> bool:

@@ -24,7 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.audio import audio_for_format
-from tests.fakes.deepgram import chunks_of, measure_seconds, streamed
+from tests.fakes.chunked import chunks_of, streamed
+from tests.fakes.deepgram import measure_seconds
 from tests.fakes.harness import FakeState, Fault
 
 API_KEY = "test-elevenlabs-key"

@@ -13,29 +13,27 @@ Faults: ``Fault("status", status=..., body="ThrottlingException")`` picks the er
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import html
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from providers.aws_sigv4 import canonical_request, signing_key, string_to_sign
 from tests.fakes.audio import audio_for_format, sine_pcm
-from tests.fakes.harness import CutConnection, FakeState, Fault
+from tests.fakes.chunked import chunks_of, streamed
+from tests.fakes.harness import FakeState, Fault
 
 ACCESS_KEY = "test-polly-key"
 SECRET_KEY = "test-polly-secret"
 MAX_BILLED_CHARACTERS = 3000
 MAX_TEXT = 6000
-STREAM_CHUNKS = 4
 
 ENGINES = {"standard", "neural", "long-form", "generative"}
 _ALL = frozenset(ENGINES - {"long-form"})
@@ -166,25 +164,6 @@ def audio_for(fmt: str, rate: str | None, seconds: float) -> tuple[bytes, str]:
     return audio_for_format("mp3", seconds), "audio/mpeg"
 
 
-def streamed(
-    parts: list[bytes], media_type: str, headers: dict[str, str], fault: Fault | None, pause: float
-) -> Response:
-    if fault is not None and fault.kind == "slow":
-        pause = fault.delay
-
-    async def body() -> AsyncIterator[bytes]:
-        for index, part in enumerate(parts):
-            if fault is not None and fault.kind == "cut" and index >= fault.after_chunks:
-                raise CutConnection()
-            if index and pause:
-                await asyncio.sleep(pause)
-            yield part
-        if fault is not None and fault.kind == "cut":
-            raise CutConnection()
-
-    return StreamingResponse(body(), media_type=media_type, headers=headers)
-
-
 def create_app(state: FakeState) -> Starlette:
     async def speech(request: Request) -> Response:
         raw = await state.record(request)
@@ -210,10 +189,8 @@ def create_app(state: FakeState) -> Starlette:
             "x-amzn-RequestCharacters": str(state.options.get("request_characters", characters)),
             "x-amzn-RequestId": str(uuid.uuid4()),
         }
-        size = max(1, -(-len(audio) // STREAM_CHUNKS))
-        parts = [audio[i : i + size] for i in range(0, len(audio), size)]
         media_type = str(state.options.get("content_type", media_type))
-        return streamed(parts, media_type, headers, fault, float(state.options.get("chunk_delay", 0.0)))
+        return streamed(chunks_of(audio), media_type, headers, fault, float(state.options.get("chunk_delay", 0.0)))
 
     async def voices(request: Request) -> Response:
         raw = await state.record(request)
