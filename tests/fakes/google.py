@@ -134,14 +134,28 @@ def fmt_seconds(value: float) -> str:
 
 
 # -- routes ----------------------------------------------------------------------------------------------------------
+def json_body(payload: bytes, fault: Fault | None) -> Response:
+    """A JSON 200, or (``cut`` fault) one whose connection drops mid-body."""
+    if fault and fault.kind == "cut":
+        return cut_body(payload, fault.after_chunks)
+    return Response(payload, media_type="application/json")
+
+
 def create_app(state: FakeState) -> Starlette:
-    async def synthesize(request: Request) -> Response:
+    async def admit(request: Request) -> tuple[Fault | None, Response | None]:
+        """Record the request; then the refusal (wrong key, injected status) or the fault still to apply."""
         await state.record(request)
         if (denied := check_key(request)) is not None:
-            return denied
+            return None, denied
         fault = await state.before_response()
         if fault and fault.kind == "status":
-            return fault_response(fault, state)
+            return fault, fault_response(fault, state)
+        return fault, None
+
+    async def synthesize(request: Request) -> Response:
+        fault, refusal = await admit(request)
+        if refusal is not None:
+            return refusal
         body = await read_json(request)
         text = ((body or {}).get("input") or {}).get("text")
         voice = (body or {}).get("voice") or {}
@@ -166,17 +180,12 @@ def create_app(state: FakeState) -> Starlette:
         if fault and fault.kind == "malformed":
             return JSONResponse({"audioContent": "%%% not base64 %%%"})
         payload = json.dumps({"audioContent": base64.b64encode(audio).decode()}).encode()
-        if fault and fault.kind == "cut":
-            return cut_body(payload, fault.after_chunks)
-        return Response(payload, media_type="application/json")
+        return json_body(payload, fault)
 
     async def recognize(request: Request) -> Response:
-        await state.record(request)
-        if (denied := check_key(request)) is not None:
-            return denied
-        fault = await state.before_response()
-        if fault and fault.kind == "status":
-            return fault_response(fault, state)
+        fault, refusal = await admit(request)
+        if refusal is not None:
+            return refusal
         body = await read_json(request)
         config = (body or {}).get("config") or {}
         try:
@@ -198,17 +207,12 @@ def create_app(state: FakeState) -> Starlette:
         if fault and fault.kind == "malformed":
             return Response("<html>upstream proxy error</html>", media_type="text/html")
         payload = json.dumps(recognition_response(state, config, seconds)).encode()
-        if fault and fault.kind == "cut":
-            return cut_body(payload, fault.after_chunks)
-        return Response(payload, media_type="application/json")
+        return json_body(payload, fault)
 
     async def voices(request: Request) -> Response:
-        await state.record(request)
-        if (denied := check_key(request)) is not None:
-            return denied
-        fault = await state.before_response()
-        if fault and fault.kind == "status":
-            return fault_response(fault, state)
+        fault, refusal = await admit(request)
+        if refusal is not None:
+            return refusal
         if fault and fault.kind == "malformed":
             return Response("not json", media_type="text/plain")
         language = request.query_params.get("languageCode", "en-US")
