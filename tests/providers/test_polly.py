@@ -364,7 +364,7 @@ async def test_stream_yields_vendor_chunks(call: Call, server: FakeServer) -> No
     assert len(chunks) >= 2
     audio = b"".join(chunks)
     assert audio == silent_mp3(1.0)
-    assert measure_duration(audio) == pytest.approx(measure_duration(silent_mp3(1.0)))
+    assert measure_duration(audio) == pytest.approx(1.0, abs=0.03)
 
 
 async def test_streamed_wav_starts_with_a_streaming_header(call: Call, server: FakeServer) -> None:
