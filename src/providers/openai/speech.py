@@ -17,6 +17,7 @@ from typing import Any
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import AUDIO_CONTENT_TYPES, SynthesisRequest, Unit
 from providers.openai.api import PROVIDER_ID
+from providers.tts_response import check_audio_response
 
 VOICES = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"}
@@ -68,9 +69,7 @@ def clamp_speed(speed: float) -> float:
 
 def check_audio(fmt: str, first_bytes: bytes, content_type: str | None) -> None:
     """Raise MALFORMED when a 2xx is plainly not audio (an HTML error page, JSON, the wrong container)."""
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media == "application/json" or media.startswith("text/"):
-        raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, f"expected audio, got {media}")
+    check_audio_response(PROVIDER_ID, content_type)
     if not first_bytes:
         raise ProviderError(PROVIDER_ID, ErrorClass.MALFORMED, "empty audio body")
     magic = _MAGIC.get(fmt)
