@@ -30,7 +30,6 @@ from gateway.services import Gateway
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import Leg, ListenRelay, Segment, SessionHooks
 from gateway.streaming.speak_relay import SpeakLeg, SpeakRelay
-from gateway.streaming.switches import record_vendor_failure
 from providers.base import Call, Capability
 from providers.realtime.routes import (
     LISTEN_MODELS,
@@ -149,11 +148,12 @@ def _failover_hooks(found: Caller) -> tuple[Callable[[Leg[Any], ProviderError, L
     gateway = found.gateway
 
     def failed(leg: Leg[Any], error: ProviderError, following: Leg[Any] | None) -> None:
-        record_vendor_failure(gateway.failover, found.request_id, found.workspace_id, leg.provider_id, error,
-                              following.provider_id if following else None)
+        gateway.failover.stream_failed(leg.candidate, error, request_id=found.request_id,
+                                       workspace_id=found.workspace_id,
+                                       following=following.provider_id if following else None)  # fmt: skip
 
     def ok(leg: Leg[Any], latency_ms: float) -> None:
-        gateway.failover.health.observe(leg.provider_id, True, latency_ms)
+        gateway.failover.stream_opened(leg.candidate, latency_ms)
 
     return failed, ok
 

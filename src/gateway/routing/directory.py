@@ -43,6 +43,11 @@ class Candidate:
     def id(self) -> str:
         return self.provider.id
 
+    @property
+    def kind(self) -> str | None:
+        """What latency is observed and compared per: "tts", "stt" or "llm"."""
+        return self.capability.value if self.capability is not None else None
+
 
 @dataclass
 class _Resolved:

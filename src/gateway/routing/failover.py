@@ -172,7 +172,6 @@ class FailoverRunner:
         """One attempt; feeds the breaker and the health observations. Returns the failure, or None on success."""
         call = Call(http=self.http, credentials=candidate.credentials, timeout=timeout, bindings=self.bindings)
         breaker = self.breakers.get(candidate.id, candidate.fingerprint)
-        kind = candidate.capability.value if candidate.capability is not None else None
         attempt_started = self.clock.monotonic()
         try:
             result = await asyncio.wait_for(attempt(candidate, call), timeout)
@@ -190,13 +189,24 @@ class FailoverRunner:
             log.exception("adapter %s raised unexpectedly", candidate.id)
             error = ProviderError(candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}")
         else:
-            latency_ms = (self.clock.monotonic() - attempt_started) * 1000
-            if self.metrics is not None:
-                self.metrics.attempt(candidate.id, "ok", latency_ms / 1000)
-            self.breakers.record(candidate.id, candidate.fingerprint, None, admission)
-            self.health.observe(candidate.id, True, latency_ms, kind=kind)
+            self._record_success(candidate, (self.clock.monotonic() - attempt_started) * 1000, admission)
             outcome.result, outcome.winner = result, candidate
             return None
+        self._record_failure(candidate, error, admission)
+        return error
+
+    def _record_success(self, candidate: Candidate, latency_ms: float, admission: Admission) -> None:
+        if self.metrics is not None:
+            self.metrics.attempt(candidate.id, "ok", latency_ms / 1000)
+        self.breakers.record(candidate.id, candidate.fingerprint, None, admission)
+        self.health.observe(candidate.id, True, latency_ms, kind=candidate.kind)
+
+    def stream_opened(self, candidate: Candidate, latency_ms: float) -> None:
+        """A vendor connection opened outside ``run`` (a realtime leg): fed like a successful attempt."""
+        self._record_success(candidate, latency_ms, Admission.ALLOWED)
+
+    def _record_failure(self, candidate: Candidate, error: ProviderError, admission: Admission) -> None:
+        """What every vendor failure feeds: its breaker (and 429 cool-down), the metrics, the global health."""
         self.breakers.record(candidate.id, candidate.fingerprint, error.error_class, admission, error.retry_after)
         if self.metrics is not None:
             self.metrics.attempt(candidate.id, error.error_class.value)
@@ -204,8 +214,17 @@ class FailoverRunner:
             log.warning("%s rejected credential %s (auth): skipping it until its breaker half-opens",
                         candidate.id, candidate.fingerprint)  # fmt: skip
         if error.error_class in HEALTH_FAILURES:
-            self.health.observe(candidate.id, False, None, error.error_class.value, kind=kind)
-        return error
+            self.health.observe(candidate.id, False, None, error.error_class.value, kind=candidate.kind)
+
+    def stream_failed(
+        self, candidate: Candidate, error: ProviderError, *, request_id: str, workspace_id: str | None,
+        following: str | None,
+    ) -> None:  # fmt: skip
+        """A vendor that failed after this runner handed it over (a stream cut mid-body, a realtime session dropped):
+        the same breaker, metrics, health observation and failover row as a failed attempt."""
+        self._record_failure(candidate, error, Admission.ALLOWED)
+        self._log_switch(request_id, workspace_id, candidate, following, error, self.clock.monotonic(),
+                         "switched" if following else "exhausted")  # fmt: skip
 
     @staticmethod
     def _peek_next(queue: deque[Candidate], last_resort: list[Held] | None, held: list[Held]) -> str | None:

@@ -31,7 +31,6 @@ from gateway.errors import ErrorClass, GatewayError, ProviderError
 from gateway.routing.directory import Candidate
 from gateway.routing.failover import FailoverPolicy, FailoverRunner
 from gateway.streaming.joiner import AudioJoiner, JoinError, SegmentFilter
-from gateway.streaming.switches import record_vendor_failure
 from providers.base import Call, Provider, SynthesisRequest
 
 log = logging.getLogger("gateway.streaming")
@@ -214,7 +213,8 @@ class TTSStream:
         self.attempts += 1
         self._position += 1
         following = self.candidates[self._position].id if self._position < len(self.candidates) else None
-        record_vendor_failure(self.runner, self.request_id, self.workspace_id, failed.id, error, following)
+        self.runner.stream_failed(failed, error, request_id=self.request_id, workspace_id=self.workspace_id,
+                                  following=following)  # fmt: skip
         log.info("stream %s: %s failed mid-stream (%s); %s", self.request_id, failed.id, error.message,
                  f"continuing on {following}" if following else "no vendor left")
         return following is not None

@@ -240,3 +240,18 @@ async def test_outcomes_become_batched_observations_with_their_kind() -> None:
     assert [(o["provider"], o["ok"], o["error_class"], o["kind"]) for o in batch] == [
         ("openai", False, "server_error", "tts"), ("deepgram", True, None, "tts"),
     ]
+
+
+async def test_vendors_failing_mid_stream_feed_the_same_breaker_and_log_as_failed_attempts() -> None:
+    clock = FakeClock()
+    r, failovers = runner(clock, failure_threshold=3)
+    openai, deepgram = candidate("openai"), candidate("deepgram")
+    for n in range(3):
+        r.stream_failed(openai, err("openai", ErrorClass.CONNECTION), request_id=f"req_{n}", workspace_id="ws_1",
+                        following="deepgram")  # fmt: skip
+    assert r.breakers.get("openai", openai.fingerprint).state == "open"  # later requests skip it without waiting
+    outcome = await run(r, [openai, deepgram], Vendors())
+    assert outcome.winner.id == "deepgram"
+    assert [(e.from_provider, e.to_provider, e.result) for e in failovers.events[:3]] == [
+        ("openai", "deepgram", "switched")
+    ] * 3
