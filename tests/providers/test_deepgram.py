@@ -25,6 +25,7 @@ from tests.fakes.audio import silent_mp3, sine_wav
 from tests.fakes.deepgram import API_KEY, DEFAULT_TRANSCRIPT, create_app
 from tests.fakes.harness import FakeServer, FakeState, Fault
 from tests.providers.loopback import loopback_fixtures, make_call
+from tests.providers.stream_failure import stream_failure
 
 provider = DeepgramProvider()
 
@@ -350,10 +351,7 @@ async def test_malformed_bodies(call: Call, server: FakeServer) -> None:
 
 async def test_malformed_stream_is_rejected_before_any_chunk(call: Call, server: FakeServer) -> None:
     server.state.fail(Fault("malformed"))
-    chunks: list[bytes] = []
-    with pytest.raises(ProviderError) as caught:
-        async for chunk in provider.stream_synthesis(call, SynthesisRequest(text="hi")):
-            chunks.append(chunk)
+    caught, chunks = await stream_failure(provider.stream_synthesis(call, SynthesisRequest(text="hi")))
     assert caught.value.error_class is ErrorClass.MALFORMED and chunks == []
 
 
@@ -363,10 +361,9 @@ async def test_body_cut_midway_is_a_connection_error(call: Call, server: FakeSer
         await provider.synthesize(call, SynthesisRequest(text="Hello there"))
     with pytest.raises(ProviderError) as stt:
         await provider.transcribe(call, TranscriptionRequest(audio=sine_wav(0.2), content_type="audio/wav"))
-    received: list[bytes] = []
-    with pytest.raises(ProviderError) as stream:
-        async for chunk in provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav")):
-            received.append(chunk)
+    stream, received = await stream_failure(
+        provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav"))
+    )
     assert tts.value.error_class is stt.value.error_class is stream.value.error_class is ErrorClass.CONNECTION
     assert received and received[0].startswith(b"RIFF")
 
@@ -382,19 +379,16 @@ async def test_hang_times_out(call: Call, server: FakeServer) -> None:
 async def test_slow_answer_times_out_before_the_first_byte(call: Call, server: FakeServer) -> None:
     server.state.fail(Fault("slow", delay=0.6))
     call.timeout = 0.3
-    with pytest.raises(ProviderError) as caught:
-        async for _ in provider.stream_synthesis(call, SynthesisRequest(text="Hello there")):
-            pass
+    caught, _ = await stream_failure(provider.stream_synthesis(call, SynthesisRequest(text="Hello there")))
     assert caught.value.error_class is ErrorClass.TIMEOUT
 
 
 async def test_stream_stalling_between_chunks_times_out(call: Call, server: FakeServer) -> None:
     server.state.options["chunk_delay"] = 0.6
     call.timeout = 0.3
-    received: list[bytes] = []
-    with pytest.raises(ProviderError) as caught:
-        async for chunk in provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav")):
-            received.append(chunk)
+    caught, received = await stream_failure(
+        provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav"))
+    )
     assert caught.value.error_class is ErrorClass.TIMEOUT
     assert received and received[0].startswith(b"RIFF")
 

@@ -28,6 +28,7 @@ from tests.fakes.audio import sine_wav
 from tests.fakes.elevenlabs import API_KEY, create_app, parse_multipart
 from tests.fakes.harness import FakeServer, FakeState, Fault
 from tests.providers.loopback import loopback_fixtures, make_call
+from tests.providers.stream_failure import stream_failure
 
 provider = ElevenLabsProvider()
 RACHEL, ADAM = "21m00Tcm4TlvDq8ikWAM", "pNInz6obpgDQGcFmaJgB"
@@ -310,9 +311,7 @@ async def test_documented_errors_map_to_classes(
 
 async def test_rate_limit_honours_retry_after_when_present(call: Call, server: FakeServer) -> None:
     server.state.fail(Fault("status", status=429, retry_after="3"))
-    with pytest.raises(ProviderError) as caught:
-        async for _ in provider.stream_synthesis(call, SynthesisRequest(text="hi")):
-            pass
+    caught, _ = await stream_failure(provider.stream_synthesis(call, SynthesisRequest(text="hi")))
     assert (caught.value.error_class, caught.value.retry_after) == (ErrorClass.RATE_LIMITED, 3.0)
 
 
@@ -320,9 +319,7 @@ async def test_malformed_bodies(call: Call, server: FakeServer) -> None:
     server.state.fail(Fault("malformed"), Fault("malformed"), Fault("malformed"))
     with pytest.raises(ProviderError) as tts:
         await provider.synthesize(call, SynthesisRequest(text="hi"))
-    with pytest.raises(ProviderError) as stream:
-        async for _ in provider.stream_synthesis(call, SynthesisRequest(text="hi")):
-            pass
+    stream, _ = await stream_failure(provider.stream_synthesis(call, SynthesisRequest(text="hi")))
     with pytest.raises(ProviderError) as stt:
         await provider.transcribe(call, TranscriptionRequest(audio=sine_wav(0.2), content_type="audio/wav"))
     assert tts.value.error_class is stream.value.error_class is stt.value.error_class is ErrorClass.MALFORMED
@@ -334,10 +331,9 @@ async def test_body_cut_midway_is_a_connection_error(call: Call, server: FakeSer
         await provider.synthesize(call, SynthesisRequest(text="Hello there"))
     with pytest.raises(ProviderError) as stt:
         await provider.transcribe(call, TranscriptionRequest(audio=sine_wav(0.2), content_type="audio/wav"))
-    received: list[bytes] = []
-    with pytest.raises(ProviderError) as stream:
-        async for chunk in provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav")):
-            received.append(chunk)
+    stream, received = await stream_failure(
+        provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav"))
+    )
     assert tts.value.error_class is stt.value.error_class is stream.value.error_class is ErrorClass.CONNECTION
     assert received and received[0].startswith(b"RIFF")
 
@@ -353,10 +349,9 @@ async def test_hang_times_out(call: Call, server: FakeServer) -> None:
 async def test_stream_stalling_between_chunks_times_out(call: Call, server: FakeServer) -> None:
     server.state.options["chunk_delay"] = 0.6
     call.timeout = 0.3
-    received: list[bytes] = []
-    with pytest.raises(ProviderError) as caught:
-        async for chunk in provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav")):
-            received.append(chunk)
+    caught, received = await stream_failure(
+        provider.stream_synthesis(call, SynthesisRequest(text="Hello there", format="wav"))
+    )
     assert caught.value.error_class is ErrorClass.TIMEOUT and received
 
 

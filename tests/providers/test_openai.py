@@ -32,6 +32,7 @@ from tests.fakes.audio import silent_mp3, sine_wav
 from tests.fakes.harness import FakeServer, Fault
 from tests.fakes.openai import API_KEY, DEFAULT_TRANSCRIPT, INSUFFICIENT_QUOTA, create_app
 from tests.providers.loopback import loopback_fixtures
+from tests.providers.stream_failure import stream_failure
 
 provider = OpenAIProvider()
 PER_M = Decimal(1_000_000)
@@ -508,10 +509,9 @@ async def test_cut_mid_body_is_connection(http, server, state, operation: str) -
 
 async def test_stream_synthesis_delivers_chunks_before_the_cut(http, server, state) -> None:
     state.fail(Fault("cut", after_chunks=2))
-    received: list[bytes] = []
-    with pytest.raises(ProviderError) as caught:
-        async for chunk in provider.stream_synthesis(call(http, server), SynthesisRequest(text="hello " * 30)):
-            received.append(chunk)
+    caught, received = await stream_failure(
+        provider.stream_synthesis(call(http, server), SynthesisRequest(text="hello " * 30))
+    )
     assert caught.value.error_class is ErrorClass.CONNECTION
     assert received and received[0].startswith(b"\xff\xfb")
 
