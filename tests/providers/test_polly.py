@@ -328,6 +328,12 @@ async def test_error_types_map_to_classes(
     assert caught.value.message.startswith(kind + ":")
 
 
+async def test_stream_errors_are_classified_by_the_header_type(call: Call, server: FakeServer) -> None:
+    server.state.fail(Fault("status", status=400, body="ThrottlingException"))  # a throttle that arrives as 400
+    caught, chunks = await stream_failure(provider.stream_synthesis(call, SynthesisRequest(text="hi")))
+    assert (caught.value.error_class, caught.value.status, chunks) == (ErrorClass.RATE_LIMITED, 400, [])
+
+
 @pytest.mark.parametrize(("retry_after", "expected"), [("3", 3.0), (None, None)])
 async def test_retry_after_only_when_sent(call: Call, server: FakeServer, retry_after, expected) -> None:
     server.state.fail(Fault("status", status=429, retry_after=retry_after))
