@@ -25,8 +25,6 @@ CREATE TABLE agent_calls (
     status TEXT NOT NULL CHECK (status IN ('creating', 'queued', 'ringing', 'in_progress', 'ended', 'failed')),
     to_number TEXT,
     metadata_json TEXT NOT NULL DEFAULT '{}',
-    join_json TEXT,
-    control_json TEXT,
     started_at INTEGER,
     ended_at INTEGER,
     duration_seconds REAL,
