@@ -19,9 +19,9 @@ import httpx
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "src")]
 
-from bench._procs import start_gateway  # noqa: E402
-from tests.fakes import retell, vapi  # noqa: E402
-from tests.fakes.harness import FakeServer, Fault  # noqa: E402
+from bench._procs import start_gateway
+from tests.fakes import retell, vapi
+from tests.fakes.harness import FakeServer, Fault
 
 AGENT = {"vendors": {"vapi": {"assistantId": "asst_support", "phoneNumberId": "pn_main"},
                      "retell": {"agentId": "agent_support", "fromNumber": "+14155550100"}}}  # fmt: skip
@@ -29,7 +29,7 @@ AGENT = {"vendors": {"vapi": {"assistantId": "asst_support", "phoneNumberId": "p
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def line(name: str, values: list[float]) -> str:
@@ -99,7 +99,10 @@ async def main(n: int) -> None:
                 proc.stop()
     print(f"# call round trip — {n} calls per series, voice-gateway dev over HTTP, "
           f"Python {platform.python_version()} on {platform.machine()}\n")  # fmt: skip
-    for title, data in (("Vapi serving", healthy), ("Vapi answering 503 (failover to Retell; breaker opens)", failover)):
+    for title, data in (
+        ("Vapi serving", healthy),
+        ("Vapi answering 503 (failover to Retell; breaker opens)", failover),
+    ):
         two = sum(1 for a in data["attempts"] if a == 2)
         print(f"{title}: {two} calls with X-Attempts: 2, {len(data['attempts']) - two} with X-Attempts: 1")
         print(line("  POST /voice/calls (201)", data["create"]))

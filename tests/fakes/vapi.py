@@ -51,7 +51,9 @@ async def _admit(state: FakeState, request: Request) -> Response | None:
     if fault is not None and fault.kind == "status":
         return error(fault.status, "injected", fault.retry_after)
     if request.headers.get("authorization") != f"Bearer {API_KEY}":
-        return error(401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa.")
+        return error(
+            401, "Invalid Key. Hot tip, you may be using the private key instead of the public key, or vice versa."
+        )
     if fault is not None and fault.kind == "malformed":
         return Response(b'{"id": ', media_type="application/json")
     return None
@@ -65,7 +67,9 @@ def create_app(state: FakeState) -> Starlette:
         web = request.url.path.endswith("/web")
         if body.get("assistantId") not in ASSISTANTS:
             return error(400, "Couldn't Get Assistant. `assistantId` Does Not Exist.")
-        if not web and (body.get("phoneNumberId") not in PHONE_NUMBERS or not (body.get("customer") or {}).get("number")):
+        if not web and (
+            body.get("phoneNumberId") not in PHONE_NUMBERS or not (body.get("customer") or {}).get("number")
+        ):
             return error(400, "customer.number must be a valid phone number in the E.164 format")
         call_id = str(uuid.uuid4())
         now = datetime.now(UTC)
@@ -122,7 +126,9 @@ def advance(state: FakeState, call_id: str, status: str) -> dict[str, Any]:
     return call
 
 
-def finish(state: FakeState, call_id: str, *, seconds: float, cost: float, reason: str = "customer-ended-call") -> dict[str, Any]:
+def finish(
+    state: FakeState, call_id: str, *, seconds: float, cost: float, reason: str = "customer-ended-call"
+) -> dict[str, Any]:
     call = calls_of(state)[call_id]
     started = datetime.now(UTC) - timedelta(seconds=seconds)
     call.update(status="ended", startedAt=iso(started), endedAt=iso(started + timedelta(seconds=seconds)), cost=cost,

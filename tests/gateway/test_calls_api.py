@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import GatewayHarness, _fake, make_gateway
 from tests.fakes import retell, vapi
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 AGENT = {"vendors": {"vapi": {"assistantId": "asst_support", "phoneNumberId": "pn_main"},
                      "retell": {"agentId": "agent_support", "fromNumber": "+14155550100"}}}  # fmt: skip
@@ -144,7 +144,10 @@ async def test_vapi_end_of_call_report_bills_the_reported_cost(gw: GatewayHarnes
     assert (await vapi.send(gw.client, vapi.end_of_call_report(call), duplicates=1)).statuses == [200, 200]
     (row,) = await usage_rows(gw, created["id"])
     assert (row["provider"], row["provider_cost_micros"], row["final_cost_micros"], row["minutes"]) == (
-        "vapi", 200_000, 250_000, 2.0
+        "vapi",
+        200_000,
+        250_000,
+        2.0,
     )
     # a status-update that arrives late cannot move an ended call backwards
     late = await vapi.send(gw.client, vapi.status_update({**call, "status": "in-progress"}))
@@ -180,9 +183,7 @@ async def test_forged_webhooks_get_401_and_change_nothing(
     assert await usage_rows(gw, created["id"]) == []
 
 
-async def test_a_missing_end_webhook_is_reconciled_from_the_vendor(
-    gw: GatewayHarness, retell_fake: FakeServer
-) -> None:
+async def test_a_missing_end_webhook_is_reconciled_from_the_vendor(gw: GatewayHarness, retell_fake: FakeServer) -> None:
     from gateway.calls import service as calls_service
 
     created = (await create(gw, type="phone", to="+14155550123", provider="retell")).json()

@@ -17,8 +17,13 @@ from providers.vapi import webhooks as vapi_hooks
 from providers.vapi import wire as vapi_wire
 
 NOW = 1_764_000_000_000
-PHONE = CallSpec(agent="support", type="phone", to="+14155550123", metadata={"ticket": "T-1"},
-                 target={"assistantId": "a1", "phoneNumberId": "p1", "agentId": "r1", "fromNumber": "+14155550100"})
+PHONE = CallSpec(
+    agent="support",
+    type="phone",
+    to="+14155550123",
+    metadata={"ticket": "T-1"},
+    target={"assistantId": "a1", "phoneNumberId": "p1", "agentId": "r1", "fromNumber": "+14155550100"},
+)
 
 
 def test_both_vendors_are_registered_call_providers() -> None:
@@ -61,7 +66,12 @@ def test_vapi_end_of_call_report_carries_the_final_figures() -> None:
     event = vapi_wire.parse_message(message)
     assert event is not None and event.event == "end-of-call-report"
     state = event.state
-    assert (state.vendor_call_id, state.status, state.cost_usd, state.duration_seconds) == ("c1", ENDED, Decimal("0.1234"), 90.5)
+    assert (state.vendor_call_id, state.status, state.cost_usd, state.duration_seconds) == (
+        "c1",
+        ENDED,
+        Decimal("0.1234"),
+        90.5,
+    )
     assert state.recording_url == "https://r/1.wav" and state.ended_reason == "assistant-ended-call"
     assert vapi_wire.parse_message({"message": {"type": "transcript", "call": {"id": "c1"}}}) is None
     assert vapi_wire.parse_message({"nope": 1}) is None and vapi_wire.message_call_id([1]) is None

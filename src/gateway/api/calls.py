@@ -88,7 +88,9 @@ async def _workspace(found: Caller, workspace_id: str) -> None:
 
 
 @router.put("/admin/workspaces/{workspace_id}/agents/{name}", summary="Create or replace a logical agent")
-async def put_agent(workspace_id: str, name: str, request: Request, found: Caller = Depends(admin_caller)) -> dict[str, Any]:
+async def put_agent(
+    workspace_id: str, name: str, request: Request, found: Caller = Depends(admin_caller)
+) -> dict[str, Any]:
     if not 1 <= len(name) <= 100:
         raise InvalidRequest("agent names are 1 to 100 characters")
     await _workspace(found, workspace_id)

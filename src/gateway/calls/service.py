@@ -91,7 +91,11 @@ class CallService:
 
         def estimate(candidate: Candidate) -> Decimal:
             provider = candidate.provider
-            return provider.estimate_call_cost(spec_for(candidate)) if isinstance(provider, AgentCallProvider) else Decimal(0)
+            return (
+                provider.estimate_call_cost(spec_for(candidate))
+                if isinstance(provider, AgentCallProvider)
+                else Decimal(0)
+            )
 
         candidates = await select_candidates(self.gateway, found.workspace_id, Capability.CALL, pinned=pinned,
                                              can_serve=can_serve, estimate=estimate)  # fmt: skip

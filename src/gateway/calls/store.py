@@ -122,7 +122,9 @@ class CallStore:
             "SELECT * FROM agent_calls WHERE provider = ? AND vendor_call_id = ?", provider, vendor_call_id
         )
 
-    async def list(self, workspace_id: str, filters: dict[str, str], before: int | None, limit: int) -> list[dict[str, Any]]:
+    async def list(
+        self, workspace_id: str, filters: dict[str, str], before: int | None, limit: int
+    ) -> list[dict[str, Any]]:
         where, params = ["workspace_id = ?"], [workspace_id]
         for column, value in filters.items():
             where.append(f"{column} = ?")  # column names come from the router's fixed list, never from the client
@@ -146,8 +148,10 @@ class CallStore:
         """Mark the call billed and write its usage row, atomically; True only for the one caller that billed it."""
         statements: list[Statement] = [
             (
-                "UPDATE agent_calls SET billed_at = ?, provider_cost_micros = ?, updated_at = ?"
-                " WHERE id = ? AND billed_at IS NULL",
+                (
+                    "UPDATE agent_calls SET billed_at = ?, provider_cost_micros = ?, updated_at = ?"
+                    " WHERE id = ? AND billed_at IS NULL"
+                ),
                 (now_ms, cost_micros, now_ms, call_id),
             ),
             *period_statements(usage.workspace_id, usage.billing_period, now_ms),
@@ -156,7 +160,9 @@ class CallStore:
         results = await self.db.batch(statements)
         return results[0].changes == 1
 
-    async def needing_reconciliation(self, *, stale_before_ms: int, creating_before_ms: int, limit: int) -> list[dict[str, Any]]:
+    async def needing_reconciliation(
+        self, *, stale_before_ms: int, creating_before_ms: int, limit: int
+    ) -> list[dict[str, Any]]:
         """Calls whose end (or cost) never arrived: live ones not heard of lately, ended ones still unbilled, and
         reservations whose creation never finished."""
         marks = ", ".join("?" for _ in ACTIVE[1:])

@@ -19,8 +19,17 @@ STATUSES = {
     "forwarding": IN_PROGRESS, "ended": ENDED,
 }  # fmt: skip
 # endedReason values that mean the call never connected (Vapi's list is long; these prefixes cover the failures).
-FAILED_REASONS = ("pipeline-error", "call.start.error", "twilio-failed", "vonage-failed", "assistant-not-found",
-                  "customer-did-not-answer", "customer-busy", "db-error", "phone-call-provider-closed-websocket")
+FAILED_REASONS = (
+    "pipeline-error",
+    "call.start.error",
+    "twilio-failed",
+    "vonage-failed",
+    "assistant-not-found",
+    "customer-did-not-answer",
+    "customer-busy",
+    "db-error",
+    "phone-call-provider-closed-websocket",
+)
 
 
 def create_body(spec: CallSpec) -> dict[str, Any]:
@@ -41,7 +50,7 @@ def _ms(value: Any) -> int | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        return int(datetime.fromisoformat(value).timestamp() * 1000)
     except ValueError:
         return None
 
