@@ -255,3 +255,30 @@ async def test_health_lists_vapi_and_retell_and_probes_them(
     assert probes["vapi"]["ok"] and probes["retell"]["ok"]
     assert {r.path for r in vapi_fake.state.requests} >= {"/assistant"}
     assert {r.path for r in retell_fake.state.requests} >= {"/list-agents"}
+
+
+async def test_a_hanging_vendor_times_out_and_the_call_lands_on_the_other(
+    gw: GatewayHarness, vapi_fake: FakeServer, retell_fake: FakeServer
+) -> None:
+    vapi_fake.state.fail(Fault("hang"))
+    r = await create(gw, type="web")
+    assert r.status_code == 201, r.text
+    assert (r.headers["X-Provider"], r.headers["X-Attempts"]) == ("retell", "2")
+    await gw.settle()
+    (failover,) = await gw.db.all("SELECT * FROM failover_logs WHERE workspace_id = ?", gw.workspace_id)
+    assert (failover["from_provider"], failover["error_class"]) == ("vapi", "timeout")
+
+
+async def test_budgets_count_call_cost(gw: GatewayHarness, retell_fake: FakeServer) -> None:
+    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"monthlyBudgetUsd": 1}},
+                              headers=gw.admin)  # fmt: skip
+    assert r.status_code == 200, r.text
+    gw.gateway.forget_workspace(gw.workspace_id)
+    created = (await create(gw, type="phone", to="+14155550123", provider="retell")).json()
+    call = retell.finish(retell_fake.state, created["vendorCallId"], seconds=600, cost_cents=90)  # $0.90 → $1.125
+    assert (await retell.send(gw.client, "call_ended", call)).statuses == [200]
+    refused = await create(gw, type="web")
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["type"] == "quota_exceeded" and refused.json()["error"]["limit"] == "budget"
+    report = (await gw.client.get("/usage", headers=gw.auth())).json()
+    assert report["byResource"]["call"]["finalCost"] == 1.125
