@@ -39,13 +39,13 @@ def line(name: str, values: list[float]) -> str:
 
 async def series(
     client: httpx.AsyncClient, key: str, db: Path, vapi_fake: FakeServer, retell_fake: FakeServer, n: int,
-    *, vapi_down: bool,
+    *, vapi_down: bool | str,
 ) -> dict[str, list[float]]:  # fmt: skip
     out: dict[str, list[float]] = {"create": [], "webhook": [], "usage": [], "total": [], "attempts": []}
     auth = {"Authorization": f"Bearer {key}"}
     conn = sqlite3.connect(db)
-    for _ in range(n):
-        if vapi_down:
+    for i in range(n):
+        if vapi_down is True or (vapi_down == "alternate" and i % 2 == 0):
             vapi_fake.state.fail(Fault("status", status=503))
         t0 = time.perf_counter()
         r = await client.post("/voice/calls", json={"agent": "support", "type": "phone", "to": "+14155550123"},
@@ -82,36 +82,57 @@ async def main(n: int) -> None:
             env = {"VAPI_API_KEY": vapi.API_KEY, "VAPI_BASE_URL": vapi_fake.url,
                    "VAPI_WEBHOOK_SECRET": vapi.WEBHOOK_SECRET, "RETELL_API_KEY": retell.API_KEY,
                    "RETELL_BASE_URL": retell_fake.url}  # fmt: skip
-            proc, url, key, state_dir = start_gateway(env)
-            try:
-                admin = {"Authorization": f"Bearer {(state_dir / 'admin-token').read_text().strip()}"}
-                async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-                    workspace = (await client.get("/admin/workspaces", headers=admin)).json()["workspaces"][0]["id"]
-                    r = await client.put(f"/admin/workspaces/{workspace}/agents/support", json=AGENT, headers=admin)
-                    r.raise_for_status()
-                    await series(client, key, state_dir / "d1.sqlite", vapi_fake, retell_fake, 5, vapi_down=False)
-                    healthy = await series(client, key, state_dir / "d1.sqlite", vapi_fake, retell_fake, n,
-                                           vapi_down=False)  # fmt: skip
-                    failover = await series(client, key, state_dir / "d1.sqlite", vapi_fake, retell_fake, n,
-                                            vapi_down=True)  # fmt: skip
-                    usage = (await client.get("/usage", headers={"Authorization": f"Bearer {key}"})).json()
-            finally:
-                proc.stop()
+            results: list[tuple[str, dict[str, list[float]]]] = []
+            usage: dict = {}
+            # Second gateway: breakers that never open, so every call pays Vapi's 503 first (X-Attempts: 2).
+            for breaker_threshold in (None, "1000000"):
+                extra = {"BREAKER_FAILURE_THRESHOLD": breaker_threshold} if breaker_threshold else {}
+                proc, url, key, state_dir = start_gateway({**env, **extra})
+                try:
+                    admin = {"Authorization": f"Bearer {(state_dir / 'admin-token').read_text().strip()}"}
+                    db = state_dir / "d1.sqlite"
+                    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+                        workspaces = (await client.get("/admin/workspaces", headers=admin)).json()["workspaces"]
+                        r = await client.put(f"/admin/workspaces/{workspaces[0]['id']}/agents/support", json=AGENT,
+                                             headers=admin)  # fmt: skip
+                        r.raise_for_status()
+                        await series(client, key, db, vapi_fake, retell_fake, 5, vapi_down=False)  # warm-up
+                        if breaker_threshold is None:
+                            results.append(("Vapi serving", await series(client, key, db, vapi_fake, retell_fake, n,
+                                                                         vapi_down=False)))  # fmt: skip
+                            results.append(
+                                (
+                                    "Vapi answering 503, breakers on (they open after 3)",
+                                    await series(client, key, db, vapi_fake, retell_fake, n, vapi_down=True),
+                                )
+                            )
+                            usage = (await client.get("/usage", headers={"Authorization": f"Bearer {key}"})).json()
+                        else:
+                            results.append(
+                                (
+                                    "Vapi answering 503 on every other call, breakers never open",
+                                    await series(client, key, db, vapi_fake, retell_fake, n, vapi_down="alternate"),
+                                )
+                            )
+                finally:
+                    proc.stop()
+                vapi_fake.state.queued.clear()
     print(f"# call round trip — {n} calls per series, voice-gateway dev over HTTP, "
           f"Python {platform.python_version()} on {platform.machine()}\n")  # fmt: skip
-    for title, data in (
-        ("Vapi serving", healthy),
-        ("Vapi answering 503 (failover to Retell; breaker opens)", failover),
-    ):
+    for title, data in results:
         two = sum(1 for a in data["attempts"] if a == 2)
         print(f"{title}: {two} calls with X-Attempts: 2, {len(data['attempts']) - two} with X-Attempts: 1")
         print(line("  POST /voice/calls (201)", data["create"]))
+        for count in (1, 2):
+            picked = [c for c, a in zip(data["create"], data["attempts"], strict=True) if a == count]
+            if picked and len(picked) != len(data["create"]):
+                print(line(f"    … of which X-Attempts: {count} ({len(picked)})", picked))
         print(line("  signed end webhook (200)", data["webhook"]))
         print(line("  webhook 200 -> usage row visible", data["usage"]))
         print(line("  round trip (create -> usage row)", data["total"]))
         print()
     calls = usage.get("byResource", {}).get("call", {})
-    print(f"usage report, resource 'call': {calls.get('requests')} calls, providerCost {calls.get('providerCost')}, "
+    print(f"usage report of the first gateway, resource 'call': {calls.get('requests')} calls, providerCost {calls.get('providerCost')}, "
           f"finalCost {calls.get('finalCost')} (markup 20 %)")  # fmt: skip
 
 
