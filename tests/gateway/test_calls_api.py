@@ -3,6 +3,7 @@ webhooks (forged, duplicated, retried), billing with markup, reconciliation, lim
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -282,3 +283,32 @@ async def test_budgets_count_call_cost(gw: GatewayHarness, retell_fake: FakeServ
     assert refused.json()["error"]["type"] == "quota_exceeded" and refused.json()["error"]["limit"] == "budget"
     report = (await gw.client.get("/usage", headers=gw.auth())).json()
     assert report["byResource"]["call"]["finalCost"] == 1.125
+
+
+async def test_two_concurrent_creations_cannot_both_take_the_last_slot(gw: GatewayHarness) -> None:
+    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"concurrentCalls": 1}},
+                              headers=gw.admin)  # fmt: skip
+    assert r.status_code == 200, r.text
+    gw.gateway.forget_workspace(gw.workspace_id)
+    results = await asyncio.gather(*(create(gw, type="web") for _ in range(4)))
+    assert sorted(r.status_code for r in results) == [201, 429, 429, 429]
+
+
+async def test_the_app_lifespan_runs_the_reconciliation_pass_periodically(
+    vapi_fake: FakeServer, retell_fake: FakeServer
+) -> None:
+    """What ``voice-gateway dev`` does: the calls router's lifespan reconciles every CALL_RECONCILE_SECONDS."""
+    env = {**call_env(vapi_fake, retell_fake), "CALL_RECONCILE_SECONDS": "0.05"}
+    async for harness in make_gateway(env):
+        await harness.db.run(
+            "INSERT INTO agent_calls (id, workspace_id, request_id, agent, type, status, created_at, updated_at)"
+            " VALUES ('call_stuck', ?, 'req_x', 'support', 'web', 'creating', 0, 0)",
+            harness.workspace_id,
+        )
+        async with harness.app.router.lifespan_context(harness.app):
+            for _ in range(100):
+                row = await harness.db.first("SELECT status FROM agent_calls WHERE id = 'call_stuck'")
+                if row["status"] == "failed":
+                    break
+                await asyncio.sleep(0.02)
+        assert row["status"] == "failed"
