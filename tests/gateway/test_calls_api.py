@@ -312,3 +312,16 @@ async def test_the_app_lifespan_runs_the_reconciliation_pass_periodically(
                     break
                 await asyncio.sleep(0.02)
         assert row["status"] == "failed"
+
+
+async def test_byok_vapi_key_brings_its_own_webhook_secret(gw: GatewayHarness, vapi_fake: FakeServer) -> None:
+    r = await gw.client.put(f"/admin/workspaces/{gw.workspace_id}/providers/vapi",
+                            json={"apiKey": f"{vapi.API_KEY}:workspace-secret"}, headers=gw.admin)  # fmt: skip
+    assert r.status_code == 200, r.text
+    created = (await create(gw, type="phone", to="+14155550123", provider="vapi")).json()
+    assert vapi_fake.state.requests[-1].headers["authorization"] == f"Bearer {vapi.API_KEY}"  # the key alone
+    call = vapi.finish(vapi_fake.state, created["vendorCallId"], seconds=60, cost=0.1)
+    platform = await vapi.send(gw.client, vapi.end_of_call_report(call), retries=0)  # the platform's secret
+    assert platform.statuses == [401] and await usage_rows(gw, created["id"]) == []
+    own = await vapi.send(gw.client, vapi.end_of_call_report(call), secret="workspace-secret")
+    assert own.statuses == [200] and len(await usage_rows(gw, created["id"])) == 1

@@ -10,6 +10,7 @@ import pytest
 
 from providers import get_provider
 from providers.agent_calls import ENDED, FAILED, IN_PROGRESS, QUEUED, RINGING, CallSpec
+from providers.base import Credentials
 from providers.vapi import webhooks as vapi_hooks
 from providers.vapi import wire as vapi_wire
 from tests.providers.test_agent_calls import NOW, PHONE
@@ -77,3 +78,13 @@ def test_vapi_webhook_secret_comes_from_the_environment() -> None:
     found = provider.credentials_from_env({"VAPI_API_KEY": "k", "VAPI_WEBHOOK_SECRET": "s"})
     assert found is not None and found.extra == {"webhook_secret": "s"} and found.base_url == "https://api.vapi.ai"
     assert provider.credentials_from_env({"VAPI_WEBHOOK_SECRET": "s"}) is None
+
+
+def test_a_stored_vapi_key_can_carry_its_own_webhook_secret() -> None:
+    provider = get_provider("vapi")
+    raw = b"{}"
+    own = Credentials("uuid-key:ws-secret", "http://v", {"webhook_secret": "platform-secret"})
+    assert provider.verify_webhook(own, {"x-vapi-secret": "ws-secret"}, raw, NOW)  # type: ignore[attr-defined]
+    assert not provider.verify_webhook(own, {"x-vapi-secret": "platform-secret"}, raw, NOW)  # type: ignore[attr-defined]
+    plain = Credentials("uuid-key", "http://v", {"webhook_secret": "platform-secret"})
+    assert provider.verify_webhook(plain, {"x-vapi-secret": "platform-secret"}, raw, NOW)  # type: ignore[attr-defined]

@@ -42,7 +42,16 @@ class VapiProvider(AgentCallProvider):
 
     @staticmethod
     def _headers(call: Call) -> dict[str, str]:
-        return {"Authorization": f"Bearer {call.credentials.api_key}"}
+        key, _, _ = (call.credentials.api_key or "").partition(":")
+        return {"Authorization": f"Bearer {key}"}
+
+    @staticmethod
+    def webhook_secret(credentials: Credentials) -> str | None:
+        """A stored (BYOK or platform) key may be ``<private key>:<server secret>``, so a workspace brings its own
+        webhook secret sealed with its key (Vapi keys are UUIDs: no colon of their own); else
+        ``VAPI_WEBHOOK_SECRET``."""
+        _, _, secret = (credentials.api_key or "").partition(":")
+        return secret or credentials.extra.get("webhook_secret")
 
     async def _json(self, call: Call, method: str, path: str, **kwargs: Any) -> Any:
         url = f"{call.credentials.base_url}{path}"
@@ -80,7 +89,7 @@ class VapiProvider(AgentCallProvider):
         return wire.message_call_id(body)
 
     def verify_webhook(self, credentials: Credentials, headers: Mapping[str, str], raw: bytes, now_ms: int) -> bool:
-        return verify(credentials.extra.get("webhook_secret"), headers, raw, now_ms)
+        return verify(self.webhook_secret(credentials), headers, raw, now_ms)
 
     def parse_webhook(self, body: Any) -> CallEvent | None:
         return wire.parse_message(body)
