@@ -11,8 +11,9 @@ from typing import Any
 from workers import WorkerEntrypoint, asgi
 
 # The route modules: create_app imports them lazily; imported here, they are in the import-phase snapshot.
-from gateway.api import admin, health, llm, openai_compat, realtime, stream, voice  # noqa: F401
+from gateway.api import admin, calls, health, llm, openai_compat, realtime, stream, voice  # noqa: F401
 from gateway.app import create_app
+from gateway.calls.service import call_service
 from health_do import ProviderHealthMonitor
 from limits_do import WorkspaceLimiter
 from providers import available_provider_ids
@@ -28,13 +29,16 @@ __all__ = ["Default", "ProviderHealthMonitor", "WorkspaceLimiter"]
 available_provider_ids()
 
 _app: Any | None = None
+_gateway: Any | None = None  # the app's services, for the cron's call reconciliation
 
 
 def app_for(env: Any) -> Any:
     """One runtime and one app per isolate (bindings are the same object for every request of an isolate)."""
-    global _app
+    global _app, _gateway
     if _app is None:
-        _app = without_lifespan(create_app(build_runtime(env)))
+        fastapi_app = create_app(build_runtime(env))
+        _gateway = getattr(fastapi_app.state, "gateway", None)
+        _app = without_lifespan(fastapi_app)
     return _app
 
 
@@ -54,5 +58,9 @@ class Default(WorkerEntrypoint):
             current_ctx.reset(token)
 
     async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
-        """Cron safety net: run the health object's periodic work now and make sure its alarm chain is alive."""
+        """Cron safety net: run the health object's periodic work now and make sure its alarm chain is alive; fetch
+        voice-agent calls whose end webhook never came."""
         await getattr(self.env, BINDING_HEALTH).getByName(HEALTH_OBJECT_NAME).tick()
+        app_for(self.env)
+        if _gateway is not None:
+            await call_service(_gateway).reconcile()

@@ -82,6 +82,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(realtime.router)
     app.include_router(admin.router)
     app.include_router(llm.router)
+    from gateway.api import calls  # voice-agent calls; its router's lifespan runs the local reconciliation pass
+
+    app.include_router(calls.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     app.add_middleware(RequestIdMiddleware)

@@ -24,6 +24,8 @@ PROVIDER_CLASSES: dict[str, str] = {
     "anthropic": "providers.anthropic:AnthropicProvider",
     "workers_ai": "providers.workers_ai:WorkersAIProvider",
     "local": "providers.local:LocalProvider",
+    "vapi": "providers.vapi:VapiProvider",
+    "retell": "providers.retell:RetellProvider",
 }
 
 PROVIDER_IDS: tuple[str, ...] = tuple(PROVIDER_CLASSES)

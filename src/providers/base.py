@@ -23,6 +23,7 @@ class Capability(str, Enum):
     TTS = "tts"
     STT = "stt"
     LLM = "llm"
+    CALL = "call"  # voice-agent calls (providers.agent_calls)
 
 
 class Unit(str, Enum):
@@ -32,6 +33,7 @@ class Unit(str, Enum):
     AUDIO_SECOND = "audio_seconds"
     INPUT_TOKEN = "input_tokens"
     OUTPUT_TOKEN = "output_tokens"
+    MINUTE = "minutes"  # voice-agent call time
 
 
 AUDIO_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "opus": "audio/ogg"}

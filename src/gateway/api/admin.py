@@ -27,6 +27,7 @@ class Limits(BaseModel):
     requestsPerMinute: int | None = Field(default=None, ge=1, le=1_000_000)
     requestsPerHour: int | None = Field(default=None, ge=1, le=100_000_000)
     concurrentStreams: int | None = Field(default=None, ge=1, le=100_000)
+    concurrentCalls: int | None = Field(default=None, ge=1, le=100_000)  # live voice-agent calls (/voice/calls)
     monthlyBudgetUsd: float | None = Field(default=None, ge=0, le=10_000_000)
     audioMinutesPerMonth: float | None = Field(default=None, ge=0, le=100_000_000)
 

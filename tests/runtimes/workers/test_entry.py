@@ -128,7 +128,7 @@ async def test_websocket_upgrades_go_to_asgi_websocket(sdk, sqlite_conn, small_a
     assert sdk.asgi.calls[0][0] == "websocket" and sdk.asgi.calls[0][3] is env
 
 
-async def test_scheduled_ticks_the_health_object(sdk):
+async def test_scheduled_ticks_the_health_object_and_reconciles_calls(sdk, sqlite_conn, monkeypatch):
     import entry
 
     ticks: list[str] = []
@@ -137,10 +137,22 @@ async def test_scheduled_ticks_the_health_object(sdk):
         async def tick(self) -> None:
             ticks.append("tick")
 
-    env = standins.Env(PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: HealthObject()))
+        async def snapshot(self) -> dict[str, Any]:
+            return {}
+
+    monkeypatch.setattr(entry, "_app", None)
+    env = make_env(sqlite_conn)
+    env.PROVIDER_HEALTH = standins.DurableObjectNamespace(lambda state: HealthObject())
+    # a call reservation whose creating request died long ago: the cron's reconciliation pass closes it
+    sqlite_conn.execute("INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ('ws', 'w', 0, 0)")
+    sqlite_conn.execute(
+        "INSERT INTO agent_calls (id, workspace_id, request_id, agent, type, status, created_at, updated_at)"
+        " VALUES ('call_1', 'ws', 'req_1', 'support', 'web', 'creating', 0, 0)"
+    )
     ctx = standins.ExecutionContext()
     await entry.Default(ctx, env).scheduled(object(), env, ctx)
     assert ticks == ["tick"]
+    assert sqlite_conn.execute("SELECT status FROM agent_calls WHERE id = 'call_1'").fetchone() == ("failed",)
 
 
 async def test_real_app_end_to_end_through_the_entry(sdk, sqlite_conn, monkeypatch):
