@@ -53,6 +53,7 @@ class UsageRow:
     markup_percentage: float
     final_cost_micros: int
     created_at: int
+    saved_cost_micros: int | None = None  # a speech-cache hit: the vendor cost it avoided (migration 0005)
 
     @property
     def billing_period(self) -> str:
@@ -78,8 +79,8 @@ def usage_statement(row: UsageRow) -> Statement:
     return (
         "INSERT OR IGNORE INTO usage_records (id, request_id, workspace_id, api_key_id, provider, resource, model,"
         " segment, characters, audio_seconds, input_tokens, output_tokens, unit_prices, provider_cost_micros,"
-        " markup_percentage, final_cost_micros, billing_period, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " markup_percentage, final_cost_micros, billing_period, created_at, saved_cost_micros)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new_id("use"),
             row.request_id,
@@ -99,6 +100,7 @@ def usage_statement(row: UsageRow) -> Statement:
             row.final_cost_micros,
             row.billing_period,
             row.created_at,
+            row.saved_cost_micros,
         ),
     )
 
