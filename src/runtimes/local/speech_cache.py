@@ -17,7 +17,7 @@ from gateway.speech_cache.store import CachedAudio, StoreStats
 from runtimes.local._sqlite import MEMORY, SQLiteThread, transaction
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-LOW_WATER = 0.9
+LOW_WATER_PERCENT = 90
 
 
 def _create_table(conn: sqlite3.Connection) -> None:
@@ -33,6 +33,7 @@ class LocalSpeechCacheStore:
     def __init__(self, path: str = MEMORY, *, max_bytes: int = DEFAULT_MAX_BYTES, clock: Clock | None = None) -> None:
         self._db = SQLiteThread(path, setup=_create_table)
         self.max_bytes = max_bytes
+        self.low_water = max_bytes * LOW_WATER_PERCENT // 100
         self.clock = clock or SystemClock()
 
     async def get(self, key: CacheKey) -> CachedAudio | None:
@@ -53,7 +54,7 @@ class LocalSpeechCacheStore:
 
     async def put(self, key: CacheKey, entry: CachedAudio) -> None:
         size = len(entry.audio)
-        if size > self.max_bytes * (1 - LOW_WATER):
+        if size > self.max_bytes - self.low_water:
             return  # one entry may not take more than the eviction margin: it would flush everything else
         now = self.clock.time()
 
@@ -76,7 +77,7 @@ class LocalSpeechCacheStore:
             "SELECT COALESCE(SUM(size), 0) AS freed FROM speech_cache WHERE expires_at <= ?", (now,)
         ).fetchone()["freed"]
         conn.execute("DELETE FROM speech_cache WHERE expires_at <= ?", (now,))
-        target = self.max_bytes * LOW_WATER
+        target = self.low_water
         if total <= target:
             return
         doomed: list[tuple[str, str]] = []
