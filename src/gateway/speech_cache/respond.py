@@ -52,13 +52,18 @@ async def tee_to_cache(
     error ends the relay without keeping anything: a cut stream is never stored."""
     parts: list[bytes] | None = []
     size = 0
-    async for chunk in body:
-        if parts is not None:
-            size += len(chunk)
-            if size > MAX_TEE_BYTES:
-                parts = None
-            else:
-                parts.append(chunk)
-        yield chunk
+    try:
+        async for chunk in body:
+            if parts is not None:
+                size += len(chunk)
+                if size > MAX_TEE_BYTES:
+                    parts = None
+                else:
+                    parts.append(chunk)
+            yield chunk
+    finally:
+        closer = getattr(body, "aclose", None)
+        if closer is not None:
+            await closer()  # a client gone mid-stream closes the relay now (its billing runs), not at collection
     if parts is not None and whole():
         keep(b"".join(parts))
