@@ -86,16 +86,21 @@ class SpeechCache:
     # -- the stage ---------------------------------------------------------------------------------------------
     async def lookup(
         self, workspace_id: str, headers: Mapping[str, str], request: SynthesisRequest, *, pinned: str | None,
-        dialect: str = "voice",
+        dialect: str = "voice", consult: bool = True,
     ) -> Lookup:  # fmt: skip
+        """``consult=False`` only asks whether fresh audio for this request may be stored: nothing is looked up and
+        nothing counted (a segment that went to the vendor without a lookup)."""
         policy = await self.policy(workspace_id)
         directives = Directives.from_headers(headers)
+        count = self._counted if consult else (lambda lookup: lookup)
         if not policy.enabled or not directives.store:
-            return self._counted(Lookup(BYPASS, policy))
+            return count(Lookup(BYPASS, policy))
         scope = SHARED_SCOPE if directives.shared and policy.allow_shared else workspace_scope(workspace_id)
         key = derive_key(request, scope=scope, pinned=pinned, dialect=dialect)
         if not directives.lookup:
-            return self._counted(Lookup(BYPASS, policy, key, may_store=True, _cache=self))
+            return count(Lookup(BYPASS, policy, key, may_store=True, _cache=self))
+        if not consult:
+            return Lookup(MISS, policy, key, may_store=True, _cache=self)
         try:
             entry = await self.store.get(key)
         except Exception:
