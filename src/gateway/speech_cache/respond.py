@@ -8,7 +8,6 @@ from fastapi.responses import Response, StreamingResponse
 
 from gateway.billing import Charge
 from gateway.speech_cache.stage import Lookup
-from gateway.speech_cache.store import CachedAudio
 
 STREAM_CHUNK_BYTES = 16 * 1024
 MAX_TEE_BYTES = 16 * 1024 * 1024  # a longer stream is relayed but not kept (the store would refuse it anyway)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
 from gateway.cache import TtlCache
 from gateway.metrics import Metrics
 from gateway.ports import BackgroundTasks, Clock

@@ -89,17 +89,15 @@ class LocalSpeechCacheStore:
         conn.executemany("DELETE FROM speech_cache WHERE scope = ? AND digest = ?", doomed)
 
     async def purge(self, scope: str) -> int:
-        return await self._db.call(
-            lambda c: c.execute("DELETE FROM speech_cache WHERE scope = ?", (scope,)).rowcount
-        )
+        return await self._db.call(lambda c: c.execute("DELETE FROM speech_cache WHERE scope = ?", (scope,)).rowcount)
 
     async def stats(self, scope: str | None = None) -> StoreStats:
         now = self.clock.time()
-        where, params = ("WHERE expires_at > ? AND scope = ?", (now, scope)) if scope else ("WHERE expires_at > ?", (now,))
-        row = await self._db.call(
-            lambda c: c.execute(f"SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM speech_cache {where}",
-                                params).fetchone()  # fmt: skip
+        where, params = (
+            ("WHERE expires_at > ? AND scope = ?", (now, scope)) if scope else ("WHERE expires_at > ?", (now,))
         )
+        sql = f"SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM speech_cache {where}"
+        row = await self._db.call(lambda c: c.execute(sql, params).fetchone())
         return StoreStats(int(row["n"]), int(row["b"]))
 
     async def close(self) -> None:

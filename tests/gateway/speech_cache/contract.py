@@ -52,7 +52,9 @@ async def scopes_are_separate(store: Any, clock: ManualClock) -> None:
     assert (await store.get(key("hi", "ws_a"))).audio == b"A" * 100  # type: ignore[union-attr]
 
 
-async def ttl_expires(store: Any, clock: ManualClock, advance: Callable[[float], Awaitable[None]] | None = None) -> None:
+async def ttl_expires(
+    store: Any, clock: ManualClock, advance: Callable[[float], Awaitable[None]] | None = None
+) -> None:
     await store.put(key("short"), entry(clock, b"x" * 10, ttl=90))
     await store.put(key("long"), entry(clock, b"y" * 10, ttl=3600))
     clock.now += 89

@@ -14,13 +14,7 @@ from websockets.asyncio.client import connect
 from tests.conftest import ADMIN_TOKEN
 from tests.fakes.deepgram_ws import speak_audio
 from tests.fakes.harness import FakeServer
-from tests.gateway.streaming.conftest import (  # noqa: F401 (fixtures used here)
-    GatewayServer,
-    _reset_ws_fake,
-    deepgram_ws,
-    deepgram_ws_env,
-    running_gateway,
-)
+from tests.gateway.streaming.conftest import GatewayServer, deepgram_ws_env, running_gateway
 from tests.gateway.streaming.test_speak_stream import finish, speak, until_flushed
 
 GREETING, QUESTION, NEW = "Welcome to Acme support.", "How can I help you today?", "Let me check that for you."
@@ -64,7 +58,10 @@ async def test_a_flushed_segment_spoken_before_is_served_from_the_cache(
     assert audio == [speak_audio(t, 24000) for t in (GREETING, NEW, QUESTION)]  # same bytes, in order
     flushed = [e for e in events if e["type"] == "Flushed"]
     assert [(e["sequence_id"], e["provider"], e.get("cached", False)) for e in flushed] == [
-        (0, "deepgram", True), (1, "deepgram", False), (2, "deepgram", True)]
+        (0, "deepgram", True),
+        (1, "deepgram", False),
+        (2, "deepgram", True),
+    ]
     assert deepgram_ws.state.options["sessions"][-1]["texts"] == [NEW]  # only the new segment reached the vendor
 
     rows = await speak_gateway.usage_rows()

@@ -187,10 +187,10 @@ async def test_policy_validation_and_unknown_workspace(gw: GatewayHarness) -> No
 
 
 async def test_a_runtime_without_a_store_gets_an_in_memory_one(openai_fake: FakeServer) -> None:
+    from gateway.metrics import Metrics
     from gateway.ports import Runtime
     from gateway.speech_cache import MemorySpeechCacheStore
     from gateway.speech_cache.wiring import build_speech_cache
-    from gateway.metrics import Metrics
 
     async for gw in make_gateway(vendor_env(openai_fake)):
         runtime: Runtime = gw.gateway.runtime

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import GatewayHarness, make_gateway, vendor_env
-from tests.fakes.harness import Fault, FakeServer
-from tests.gateway.streaming.conftest import running_gateway
+from tests.fakes.harness import FakeServer, Fault
+from tests.gateway.streaming.conftest import GatewayServer, running_gateway
 
 from .test_stage import enable
 
@@ -73,6 +73,13 @@ async def test_a_stream_that_failed_over_mid_way_is_not_stored(
     assert stored.headers["x-cache"] == "HIT" and stored.content == again.content  # the clean one was
 
 
+async def stored(server: GatewayServer) -> int | None:
+    """Entries in the workspace's scope, once the writes after the responses are done (on the server's loop)."""
+    gateway = server.app.state.gateway
+    await gateway.runtime.tasks.drain()
+    return (await gateway.speech_cache.stats(server.workspace_id)).entries
+
+
 async def test_a_stream_the_client_cut_is_not_stored(openai_fake: FakeServer) -> None:
     openai_fake.state.options["chunk_delay"] = 0.05  # slow enough to hang up in the middle
     async for server in running_gateway(vendor_env(openai_fake)):
@@ -89,13 +96,8 @@ async def test_a_stream_the_client_cut_is_not_stored(openai_fake: FakeServer) ->
                     break  # hang up after the first chunk
             await asyncio.sleep(0.5)  # the relay notices the disconnect and ends
 
-            async def stored() -> int | None:
-                cache = server.app.state.gateway.speech_cache
-                await server.app.state.gateway.runtime.tasks.drain()
-                return (await cache.stats(server.workspace_id)).entries
-
-            assert await server.in_server(stored()) == 0
+            assert await server.in_server(stored(server)) == 0
             openai_fake.state.options["chunk_delay"] = 0.0
             r = await client.post("/voice/stream", json=body, headers=auth)
             assert r.headers["x-cache"] == "MISS"  # and so the next request speaks again
-            assert await server.in_server(stored()) == 1  # this one ran to its end
+            assert await server.in_server(stored(server)) == 1  # this one ran to its end

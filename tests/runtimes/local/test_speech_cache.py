@@ -34,7 +34,9 @@ async def test_size_limit_drops_expired_then_least_recently_used() -> None:
         clock.now += 1
         await store.put(key("big"), entry(clock, b"b" * 900, ttl=3600))  # 8900 live + 900 expired: under the limit
         assert (await store.stats()).bytes == 8900  # the expired entry is not counted as held
-        await store.put(key("more"), entry(clock, b"m" * 1000, ttl=3600))  # 10 800 > 10 000: drop the expired, then LRU to <= 9 000
+        await store.put(
+            key("more"), entry(clock, b"m" * 1000, ttl=3600)
+        )  # 10 800 > 10 000: drop the expired, then LRU to <= 9 000
         stats = await store.stats()
         assert stats.bytes is not None and stats.bytes <= 9000
         assert await store.get(key("n0")) is not None  # recently used: kept
