@@ -3,7 +3,8 @@ cache can be deleted at any time without touching the gateway's database.
 
 - TTL: each entry's ``expires_at``; an expired entry is never returned and is swept when space is needed.
 - Size: at most ``max_bytes`` of audio. A write that goes over first drops expired entries, then the least recently
-  used until the total is back under 90 % of the limit (LRU-ish: ``last_used`` is bumped on every hit).
+  used until the total is back under 90 % of the limit (LRU-ish: a hit bumps ``last_used`` at most every
+  ``TOUCH_SECONDS``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from runtimes.local._sqlite import MEMORY, SQLiteThread, transaction
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 LOW_WATER_PERCENT = 90
+TOUCH_SECONDS = 10  # recency is kept to this granularity: enough for eviction order, one write per hot entry per 10 s
 
 
 def _create_table(conn: sqlite3.Connection) -> None:
@@ -41,13 +43,14 @@ class LocalSpeechCacheStore:
 
         def _get(conn: sqlite3.Connection) -> CachedAudio | None:
             row = conn.execute(
-                "SELECT audio, meta FROM speech_cache WHERE scope = ? AND digest = ? AND expires_at > ?",
+                "SELECT audio, meta, last_used FROM speech_cache WHERE scope = ? AND digest = ? AND expires_at > ?",
                 (key.scope, key.digest, now),
             ).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE speech_cache SET last_used = ? WHERE scope = ? AND digest = ?",
-                         (now, key.scope, key.digest))  # fmt: skip
+            if now - row["last_used"] > TOUCH_SECONDS:  # a hot entry is not rewritten on every hit
+                conn.execute("UPDATE speech_cache SET last_used = ? WHERE scope = ? AND digest = ?",
+                             (now, key.scope, key.digest))  # fmt: skip
             return CachedAudio.from_meta(bytes(row["audio"]), json.loads(row["meta"]))
 
         return await self._db.call(_get)
