@@ -215,9 +215,9 @@ class SpeakRelay:
         if kind == "Flushed" and self._in_flight and not self._clearing:
             unit = self._in_flight.popleft()
             self._segment_chars += len(unit.text)
+            await self.client.send_json({"type": "Flushed", "sequence_id": unit.sequence, "provider": self.leg.provider_id})
             if self.cache is not None:
                 await self.cache.keep(unit.text, b"".join(unit.audio), self.leg)
-            await self.client.send_json({"type": "Flushed", "sequence_id": unit.sequence, "provider": self.leg.provider_id})
             self._waiting_since = self.clock.monotonic() if self._in_flight else None
             if self._closing and not self._in_flight:
                 self._done = True
