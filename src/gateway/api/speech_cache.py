@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from gateway.api.deps import Caller, admin_caller, json_body, require_found
 from gateway.errors import InvalidRequest
+from gateway.speech_cache.key import SHARED_SCOPE
 from gateway.speech_cache.policy import MAX_TTL_SECONDS
 
 router = APIRouter(tags=["admin"])
@@ -68,3 +69,9 @@ async def purge_cache(workspace_id: str, found: Caller = Depends(admin_caller)) 
     """Drop every entry in the workspace's own scope (shared-scope entries belong to no one workspace)."""
     require_found(await found.gateway.workspaces.get(workspace_id), "workspace")
     return {"purged": await found.gateway.speech_cache.purge(workspace_id)}
+
+
+@router.delete("/admin/speech-cache/shared")
+async def purge_shared(found: Caller = Depends(admin_caller)) -> dict[str, Any]:
+    """Drop every entry of the shared scope (the pool of workspaces that allow it)."""
+    return {"purged": await found.gateway.speech_cache.store.purge(SHARED_SCOPE)}

@@ -114,6 +114,12 @@ async def test_another_workspace_never_hits_unless_both_use_the_shared_scope(
     assert shared.headers["x-cache"] == "HIT" and shared.content == first.content
     # without the header the other workspace stays in its own scope
     assert (await say(gw, "Press one for sales.", key=other_key)).headers["x-cache"] == "MISS"
+    # a workspace purge leaves the shared pool alone; the shared purge empties it
+    await gw.client.delete(f"/admin/workspaces/{gw.workspace_id}/cache", headers=gw.admin)
+    assert (await say(gw, "Press one for sales.", x_cache_scope="shared")).headers["x-cache"] == "HIT"
+    r = await gw.client.delete("/admin/speech-cache/shared", headers=gw.admin)
+    assert r.status_code == 200 and r.json()["purged"] >= 1
+    assert (await say(gw, "Press one for sales.", x_cache_scope="shared")).headers["x-cache"] == "MISS"
 
 
 async def test_ttl_expiry_and_purge(gw: GatewayHarness, openai_fake: FakeServer) -> None:
