@@ -11,7 +11,7 @@ from typing import Any
 from workers import WorkerEntrypoint, asgi
 
 # The route modules: create_app imports them lazily; imported here, they are in the import-phase snapshot.
-from gateway.api import admin, calls, health, llm, openai_compat, realtime, stream, voice  # noqa: F401
+from gateway.api import admin, calls, health, llm, openai_compat, realtime, speech_cache, stream, voice  # noqa: F401
 from gateway.app import create_app
 from gateway.calls.service import call_service
 from health_do import ProviderHealthMonitor

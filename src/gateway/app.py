@@ -74,13 +74,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from gateway.api import admin, health, llm, openai_compat, realtime, stream, voice
+    from gateway.api import admin, health, llm, openai_compat, realtime, speech_cache, stream, voice
 
     app.include_router(health.router)
     app.include_router(voice.router)
     app.include_router(stream.router)
     app.include_router(realtime.router)
     app.include_router(admin.router)
+    app.include_router(speech_cache.router)
     app.include_router(llm.router)
     from gateway.api import calls  # voice-agent calls; its router's lifespan runs the local reconciliation pass
 

@@ -23,6 +23,8 @@ class Metrics:
         "vgw_vendor_attempts_total": ("counter", "Vendor attempts by provider and outcome (ok or error class)."),
         "vgw_vendor_attempt_latency_seconds_sum": ("counter", "Seconds spent in successful vendor attempts."),
         "vgw_failovers_total": ("counter", "Switches from one vendor to the next, by from/to provider."),
+        "vgw_speech_cache_lookups_total": ("counter", "Speech cache lookups by result (hit, miss, bypass)."),
+        "vgw_speech_cache_bytes_total": ("counter", "Audio bytes served from / stored into the speech cache."),
     }
 
     def __init__(self) -> None:

@@ -19,6 +19,7 @@ from gateway.routing.directory import ProviderDirectory
 from gateway.routing.failover import FailoverPolicy, FailoverRunner
 from gateway.secrets_box import SecretBox
 from gateway.settings import Settings
+from gateway.speech_cache.wiring import build_speech_cache
 from gateway.store.providers import ProviderConfigStore
 from gateway.store.usage import UsageStore
 from gateway.store.workspaces import Workspace, WorkspaceStore
@@ -48,6 +49,7 @@ class Gateway:
         seconds = self.settings.config_cache_seconds
         self._workspace_cache: TtlCache[str, Workspace | None] = TtlCache(self.runtime.clock, seconds)
         self._strategy_cache: TtlCache[str, tuple[str, dict] | None] = TtlCache(self.runtime.clock, seconds)  # type: ignore[type-arg]
+        self.speech_cache = build_speech_cache(self.runtime, self.metrics, seconds)
 
     async def workspace(self, workspace_id: str) -> Workspace | None:
         """The workspace, cached briefly (the hot path reads it on every request); admin writes invalidate it."""

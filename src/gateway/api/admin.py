@@ -15,6 +15,7 @@ from gateway.errors import Forbidden, InvalidRequest
 from gateway.routing.directory import PLATFORM_KEY_PREFIX
 from gateway.routing.select import require_known_provider
 from gateway.routing.strategies import STRATEGIES
+from gateway.speech_cache.report import cache_report
 from gateway.store.failovers import list_failovers
 from gateway.store.usage import period_bounds, period_of
 
@@ -203,7 +204,9 @@ async def admin_usage(
     gateway = found.gateway
     require_found(await gateway.workspaces.get(workspaceId), "workspace")
     await gateway.recorder.flush()
-    return await gateway.usage.report(workspaceId, _period(period, int(gateway.runtime.clock.time() * 1000)))
+    chosen = _period(period, int(gateway.runtime.clock.time() * 1000))
+    report = await gateway.usage.report(workspaceId, chosen)
+    return {**report, "cache": await cache_report(gateway.runtime.db, gateway.speech_cache, workspaceId, chosen)}
 
 
 @router.get("/usage")
@@ -214,7 +217,9 @@ async def own_usage(
         raise Forbidden("a workspace key can only read its own usage")
     gateway = found.gateway
     await gateway.recorder.flush()
-    return await gateway.usage.report(found.workspace_id, _period(period, int(gateway.runtime.clock.time() * 1000)))
+    chosen = _period(period, int(gateway.runtime.clock.time() * 1000))
+    report = await gateway.usage.report(found.workspace_id, chosen)
+    return {**report, "cache": await cache_report(gateway.runtime.db, gateway.speech_cache, found.workspace_id, chosen)}
 
 
 @router.get("/admin/failovers")

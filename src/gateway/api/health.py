@@ -48,5 +48,5 @@ async def health_detailed(found: Caller = Depends(admin_caller)) -> dict[str, An
 @router.get("/metrics", summary="Prometheus metrics of this instance (admin)", response_class=PlainTextResponse)
 async def metrics(found: Caller = Depends(admin_caller)) -> PlainTextResponse:
     gateway = found.gateway
-    gauges = {"vgw_pending_writes": float(gateway.recorder.pending)}
+    gauges = {"vgw_pending_writes": float(gateway.recorder.pending), **await gateway.speech_cache.gauges()}
     return PlainTextResponse(gateway.metrics.render(gauges), media_type="text/plain; version=0.0.4")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +44,8 @@ from gateway.errors import (
 )
 from gateway.middleware import request_id_of
 from gateway.multipart_form import parse_form
-from gateway.routing.select import select_candidates
+from gateway.routing.directory import Candidate
+from gateway.routing.select import require_known_provider, select_candidates
 from gateway.speech import transcribe_audio
 from providers.base import (
     Capability,
@@ -207,16 +208,27 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
     if body.stream_format not in (None, "audio"):
         raise invalid("only stream_format 'audio' is supported", "stream_format")
 
-    candidates = await select_candidates(
-        found.gateway,
-        found.workspace_id,
-        Capability.TTS,
-        pinned=body.provider,
-        can_serve=lambda c: c.provider.supports_synthesis(speech_request_for(c.provider, body)),
-        estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
+    if body.provider is not None:
+        require_known_provider(body.provider)
+    # The cache key is the request as the client wrote it (before per-vendor voice/model mapping).
+    as_asked = SynthesisRequest(text=body.input, voice=body.voice_name, model=body.model, format=fmt,
+                                sample_rate=OPENAI_PCM_SAMPLE_RATE if fmt == "pcm" else None, speed=body.speed)  # fmt: skip
+    lookup = await found.gateway.speech_cache.lookup(
+        found.workspace_id, request.headers, as_asked, pinned=body.provider, dialect="openai"
     )
 
-    return await synthesis_response(found, candidates, lambda provider: speech_request_for(provider, body), fmt)
+    def find_candidates() -> Awaitable[list[Candidate]]:
+        return select_candidates(
+            found.gateway,
+            found.workspace_id,
+            Capability.TTS,
+            pinned=body.provider,
+            can_serve=lambda c: c.provider.supports_synthesis(speech_request_for(c.provider, body)),
+            estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
+        )
+
+    return await synthesis_response(found, lookup, find_candidates, lambda provider: speech_request_for(provider, body),
+                                    fmt)  # fmt: skip
 
 
 # -- POST /v1/audio/transcriptions ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from gateway.routing.select import select_candidates
 from gateway.services import Gateway
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import Leg, ListenRelay, Segment, SessionHooks
+from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.speak_relay import SpeakLeg, SpeakRelay
 from providers.base import Call, Capability
 from providers.realtime.routes import (
@@ -287,9 +288,14 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
             unit_prices=route.unit_prices(model), segment=index, characters=characters,
         )
 
+    cache = SegmentCache(
+        gateway.speech_cache, found, client.websocket.headers, voice=options.voice, sample_rate=rate,
+        pinned=query.get("provider") or None,
+        describe=lambda leg: (leg.route.provider_id, leg.route.model(_call(gateway, leg.candidate.credentials), options)),
+    )  # fmt: skip
     relay = SpeakRelay(
         client, legs, config, open_leg=_leg_opener(gateway, options), segment_done=segment_done,
-        leg_failed=failed, leg_ok=ok, clock=gateway.runtime.clock,
+        leg_failed=failed, leg_ok=ok, clock=gateway.runtime.clock, cache=cache,
     )  # fmt: skip
     result = await relay.run()
     await _end(client, found, result.failed, charges, {

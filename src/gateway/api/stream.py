@@ -11,10 +11,13 @@ from pydantic import Field
 from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
 from gateway.api.voice import SynthesizeBody, synthesis_request, tts_candidates
 from gateway.billing import Charge
+from gateway.routing.select import require_known_provider
+from gateway.speech_cache import bill_hit
+from gateway.speech_cache.respond import hit_stream, tee_to_cache
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.sentences import split_sentences
 from gateway.streaming.tts_stream import LIVE, TTSStream, VendorRun, billing_model, pin_sample_rate
-from providers.base import AUDIO_CONTENT_TYPES, SynthesisResult
+from providers.base import AUDIO_CONTENT_TYPES, SynthesisRequest, SynthesisResult
 
 router = APIRouter(tags=["voice"])
 
@@ -25,12 +28,31 @@ class StreamBody(SynthesizeBody):
     delivery: Literal["live", "sentence"] = Field(default=LIVE)
 
 
+def stream_dialect(tts: SynthesisRequest) -> str:
+    """Streamed PCM/WAV is joined at a rate the stream pins and framed for streaming: cached apart from whole files.
+    Streamed MP3/Opus is the same kind of audio ``/voice/synthesize`` returns, so they share entries."""
+    return "voice-stream" if tts.format in ("pcm", "wav") else "voice"
+
+
+def spoken_whole_by_one_vendor(relay: TTSStream) -> bool:
+    """Worth keeping: every sentence delivered, by one vendor, each on its first attempt (no failover before or
+    after the first byte, so no re-spoken fragment and one voice throughout)."""
+    return len(relay.delivered) == len(relay.sentences) == relay.attempts and len(relay.runs) == 1
+
+
 @router.post("/voice/stream", summary="Streamed text to speech; fails over mid-stream at sentence boundaries")
 async def stream(request: Request, found: Caller = Depends(workspace_caller)) -> StreamingResponse:
     body = await json_body(request, StreamBody)
     check_workspace_claim(found, body.workspaceId)
     gateway = found.gateway
     tts = synthesis_request(body)
+    if body.provider is not None:
+        require_known_provider(body.provider)
+    lookup = await gateway.speech_cache.lookup(found.workspace_id, request.headers, tts, pinned=body.provider,
+                                               dialect=stream_dialect(tts))  # fmt: skip
+    media_type = AUDIO_CONTENT_TYPES.get(tts.format, "application/octet-stream")
+    if lookup.entry is not None:  # the whole audio at once, as a stream
+        return hit_stream(lookup, bill_hit(found, lookup.entry, lookup.policy.price_per_million_chars), media_type)
     candidates = await tts_candidates(found, tts, body.provider)
     tts = pin_sample_rate(tts, [c.provider for c in candidates])
     candidates = [c for c in candidates if c.provider.supports_synthesis(tts)] or candidates
@@ -58,9 +80,15 @@ async def stream(request: Request, found: Caller = Depends(workspace_caller)) ->
     await relay.start()  # every vendor failing before the first byte is still an ordinary error response
     first = next(c for c in candidates if c.id == relay.provider_id)
     estimate = Charge(first.provider.estimate_synthesis_cost(tts), markup)
+
+    def keep(audio: bytes) -> None:
+        run = relay.runs[0]
+        lookup.store(audio, content_type=media_type, provider=run.candidate.id, sample_rate=tts.sample_rate,
+                     model=billing_model(run.candidate.provider, tts), characters=run.characters)  # fmt: skip
+
     return StreamingResponse(
-        relay.body(),
-        media_type=AUDIO_CONTENT_TYPES.get(tts.format, "application/octet-stream"),
+        tee_to_cache(relay.body(), keep, lambda: spoken_whole_by_one_vendor(relay)) if lookup.may_store else relay.body(),
+        media_type=media_type,
         headers={
             "X-Provider": relay.provider_id,
             "X-Cost": estimate.header(),
@@ -68,5 +96,6 @@ async def stream(request: Request, found: Caller = Depends(workspace_caller)) ->
             "X-Attempts": str(relay.attempts),
             "X-Sentences": str(len(relay.sentences)),
             **({"X-Sample-Rate": str(tts.sample_rate)} if tts.sample_rate else {}),
+            **lookup.headers(),
         },
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +17,8 @@ from gateway.health.view import caller_circuit
 from gateway.routing.directory import Candidate
 from gateway.routing.select import require_known_provider, select_candidates
 from gateway.speech import same_model, transcribe_audio
+from gateway.speech_cache import Lookup, bill_hit
+from gateway.speech_cache.respond import hit_response
 from providers import PROVIDER_IDS, get_provider
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -98,16 +100,27 @@ async def bill_synthesis(
 
 
 async def synthesis_response(
-    found: Caller, candidates: list[Candidate], request_for: Callable[[Provider], SynthesisRequest], fmt: str
+    found: Caller,
+    lookup: Lookup,
+    find_candidates: Callable[[], Awaitable[list[Candidate]]],
+    request_for: Callable[[Provider], SynthesisRequest],
+    fmt: str,
 ) -> Response:
-    """Synthesize with failover, bill it, and answer with the audio and the billing headers (shared by
-    ``/voice/synthesize`` and ``/v1/audio/speech``; ``request_for`` adapts the request to each vendor)."""
+    """Answer from the cache (``lookup``, made before any vendor is chosen) or synthesize with failover, bill it, and
+    answer with the audio and the billing headers (shared by ``/voice/synthesize`` and ``/v1/audio/speech``;
+    ``request_for`` adapts the request to each vendor)."""
+    if lookup.entry is not None:
+        charge = bill_hit(found, lookup.entry, lookup.policy.price_per_million_chars)
+        return hit_response(lookup, charge, AUDIO_CONTENT_TYPES.get(fmt, lookup.entry.content_type))
 
     async def attempt(candidate: Candidate, call: Call) -> SynthesisResult:
         return await candidate.provider.synthesize(call, request_for(candidate.provider))
 
-    result, winner, attempts = await found.run_failover(candidates, attempt)
+    result, winner, attempts = await found.run_failover(await find_candidates(), attempt)
     charge = await bill_synthesis(found, winner, result)
+    lookup.store(result.audio, content_type=result.content_type, provider=winner.id, model=result.model,
+                 characters=result.characters, usage=result.usage,
+                 sample_rate=request_for(winner.provider).sample_rate)  # fmt: skip
     return Response(
         content=result.audio,
         media_type=AUDIO_CONTENT_TYPES.get(fmt, result.content_type),
@@ -117,6 +130,7 @@ async def synthesis_response(
             "X-Characters": str(result.characters),
             "X-Attempts": str(attempts),
             "X-Model": result.model,
+            **lookup.headers(),
         },
     )
 
@@ -126,8 +140,12 @@ async def synthesize(request: Request, found: Caller = Depends(workspace_caller)
     body = await json_body(request, SynthesizeBody)
     check_workspace_claim(found, body.workspaceId)
     tts = synthesis_request(body)
-    candidates = await tts_candidates(found, tts, body.provider)
-    return await synthesis_response(found, candidates, lambda provider: tts, tts.format)
+    if body.provider is not None:
+        require_known_provider(body.provider)
+    lookup = await found.gateway.speech_cache.lookup(found.workspace_id, request.headers, tts, pinned=body.provider)
+    return await synthesis_response(
+        found, lookup, lambda: tts_candidates(found, tts, body.provider), lambda provider: tts, tts.format
+    )
 
 
 def _flag(value: str | None, name: str, default: bool) -> bool:

@@ -53,6 +53,7 @@ class UsageRow:
     markup_percentage: float
     final_cost_micros: int
     created_at: int
+    saved_cost_micros: int | None = None  # a speech-cache hit: the vendor cost it avoided (migration 0005)
 
     @property
     def billing_period(self) -> str:
@@ -78,8 +79,8 @@ def usage_statement(row: UsageRow) -> Statement:
     return (
         "INSERT OR IGNORE INTO usage_records (id, request_id, workspace_id, api_key_id, provider, resource, model,"
         " segment, characters, audio_seconds, input_tokens, output_tokens, unit_prices, provider_cost_micros,"
-        " markup_percentage, final_cost_micros, billing_period, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " markup_percentage, final_cost_micros, billing_period, created_at, saved_cost_micros)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new_id("use"),
             row.request_id,
@@ -99,6 +100,7 @@ def usage_statement(row: UsageRow) -> Statement:
             row.final_cost_micros,
             row.billing_period,
             row.created_at,
+            row.saved_cost_micros,
         ),
     )
 
@@ -108,7 +110,7 @@ def _usd(micros: Any) -> float:
 
 
 _AGGREGATES = (
-    "COUNT(DISTINCT request_id) AS requests, SUM(provider_cost_micros) AS provider, SUM(final_cost_micros) AS final,"
+    "COUNT(DISTINCT request_id) AS requests, SUM(provider_cost_micros) AS provider_cost, SUM(final_cost_micros) AS final,"
     " SUM(characters) AS characters, SUM(audio_seconds) AS audio_seconds, SUM(input_tokens) AS input_tokens,"
     " SUM(output_tokens) AS output_tokens"
 )
@@ -117,7 +119,7 @@ _AGGREGATES = (
 def _bucket(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests": int(row["requests"] or 0),
-        "providerCost": _usd(row["provider"]),
+        "providerCost": _usd(row["provider_cost"]),
         "finalCost": _usd(row["final"]),
         "characters": int(row["characters"] or 0),
         "audioSeconds": round(float(row["audio_seconds"] or 0), 3),
@@ -136,7 +138,7 @@ class UsageStore:
         totals = await self.db.first(f"SELECT {_AGGREGATES} {where}", workspace_id, period)
         by_provider = await self.db.all(f"SELECT provider, {_AGGREGATES} {where} GROUP BY provider", workspace_id, period)
         by_resource = await self.db.all(f"SELECT resource, {_AGGREGATES} {where} GROUP BY resource", workspace_id, period)
-        total = _bucket(totals or {"requests": 0, "provider": 0, "final": 0})
+        total = _bucket(totals or {"requests": 0, "provider_cost": 0, "final": 0})
         return {
             "workspaceId": workspace_id,
             "period": {"start": start, "end": end, "name": period},

@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
+from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import ClientSocket, Leg, following
 from gateway.streaming.upstream import closed_error, next_message, pump, stop
@@ -31,12 +32,14 @@ from providers.realtime.routes import SpeakRoute
 SpeakLeg = Leg[SpeakRoute]
 CLOSE = json.dumps({"type": "Close"})
 TICK_SECONDS = 0.1  # how often a quiet session checks for a stalled Flush
+CACHE_FRAME_BYTES = 16 * 1024  # a cached segment goes out in frames of about the size vendors send
 
 
 @dataclass
 class Unit:
     sequence: int
     text: str
+    audio: list[bytes] = field(default_factory=list)  # from the vendor speaking it now (kept by the cache)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class SpeakRelay:
         leg_failed: Callable[[SpeakLeg, ProviderError, SpeakLeg | None], None],
         leg_ok: Callable[[SpeakLeg, float], None],
         clock: Clock,
+        cache: SegmentCache | None = None,
     ) -> None:
         self.client = client
         self.legs = list(legs)
@@ -67,6 +71,7 @@ class SpeakRelay:
         self.leg_failed = leg_failed
         self.leg_ok = leg_ok
         self.clock = clock
+        self.cache = cache
         self.result = SpeakResult()
         self._queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
         self._leg_index = -1
@@ -142,6 +147,8 @@ class SpeakRelay:
             if text.strip():
                 unit = Unit(self._next_sequence, text)
                 self._next_sequence += 1
+                if await self._from_cache(unit):
+                    return
                 self._in_flight.append(unit)
                 await self._send_unit(unit)
         elif kind == "Clear":
@@ -163,6 +170,20 @@ class SpeakRelay:
             await self.client.send_json({"type": "error", "error": {"type": "invalid_request", "message":
                                          "send Speak, Flush, Clear or Close messages as JSON text frames"}})
 
+    async def _from_cache(self, unit: Unit) -> bool:
+        """Only a flush with nothing in flight before it is answered from the cache (its audio must not overtake
+        audio still to come from the vendor)."""
+        if self.cache is None or self._in_flight or self._clearing:
+            return False
+        entry = await self.cache.lookup(unit.text)
+        if entry is None:
+            return False
+        for start in range(0, len(entry.audio), CACHE_FRAME_BYTES):
+            await self.client.send_bytes(entry.audio[start : start + CACHE_FRAME_BYTES])
+        await self.client.send_json({"type": "Flushed", "sequence_id": unit.sequence, "provider": entry.provider,
+                                     "cached": True})  # fmt: skip
+        return True
+
     async def _send_unit(self, unit: Unit) -> None:
         await self._send(json.dumps({"type": "Speak", "text": unit.text}))
         await self._send(json.dumps({"type": "Flush"}))
@@ -183,6 +204,7 @@ class SpeakRelay:
         if isinstance(data, bytes):
             if not self._clearing and self._in_flight:
                 self._waiting_since = self.clock.monotonic()
+                self._in_flight[0].audio.append(data)
                 await self.client.send_bytes(data)
             return
         try:
@@ -194,6 +216,8 @@ class SpeakRelay:
             unit = self._in_flight.popleft()
             self._segment_chars += len(unit.text)
             await self.client.send_json({"type": "Flushed", "sequence_id": unit.sequence, "provider": self.leg.provider_id})
+            if self.cache is not None:
+                await self.cache.keep(unit.text, b"".join(unit.audio), self.leg)
             self._waiting_since = self.clock.monotonic() if self._in_flight else None
             if self._closing and not self._in_flight:
                 self._done = True
@@ -235,6 +259,7 @@ class SpeakRelay:
             for unit in list(self._in_flight):
                 if self._upstream is not upstream:
                     return True
+                unit.audio.clear()  # the next vendor speaks it again in full: only that is worth keeping
                 await self._send_unit(unit)
             return True
         self.result.failed = True

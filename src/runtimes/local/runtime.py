@@ -14,9 +14,11 @@ import httpx
 from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret
+from gateway.speech_cache import STORE_EXTRA
 from runtimes.local.config import PROJECT_ROOT, find_project_file
 from runtimes.local.http_client import vendor_http_client
 from runtimes.local.kv import SQLiteKV
+from runtimes.local.speech_cache import DEFAULT_MAX_BYTES, LocalSpeechCacheStore
 from runtimes.local.sqlite_db import SQLiteDatabase
 from runtimes.local.tasks import LocalBackgroundTasks
 
@@ -51,10 +53,12 @@ async def build_local_runtime(
         env.setdefault("KEY_ENCRYPTION_KEY", _persistent_secret(state_dir, "key-encryption-key"))
         db = SQLiteDatabase(str(state_dir / "d1.sqlite"))
         kv = SQLiteKV(str(state_dir / "kv.sqlite"))
+        speech_cache = LocalSpeechCacheStore(str(state_dir / "speech-cache.sqlite"), max_bytes=_cache_bytes(env))
     else:
         env.setdefault("KEY_ENCRYPTION_KEY", generate_secret())
         db = SQLiteDatabase(":memory:")
         kv = SQLiteKV(":memory:")
+        speech_cache = LocalSpeechCacheStore(max_bytes=_cache_bytes(env))
     applied = await db.apply_migrations(migrations_dir())
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
@@ -70,6 +74,7 @@ async def build_local_runtime(
         env=env,
         clock=clock,
         open_websocket=_websocket_opener(),
+        extras={STORE_EXTRA: speech_cache},
     )
 
     stop_alarms = asyncio.Event()
@@ -86,10 +91,19 @@ async def build_local_runtime(
         await runtime.tasks.drain()
         await http.aclose()
         await kv.close()
+        await speech_cache.close()
         await db.close()
 
     runtime.on_close.append(close)
     return runtime
+
+
+def _cache_bytes(env: Mapping[str, str]) -> int:
+    """``SPEECH_CACHE_MAX_BYTES``: the local speech cache's size limit (default 256 MiB)."""
+    try:
+        return int(env.get("SPEECH_CACHE_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    except ValueError:
+        return DEFAULT_MAX_BYTES
 
 
 def _websocket_opener():  # type: ignore[no-untyped-def]

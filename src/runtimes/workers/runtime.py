@@ -13,6 +13,7 @@ from .health import DurableObjectHealthService
 from .http_transport import WorkersFetchTransport
 from .kv import WorkersKV
 from .limits import limiter_stubs
+from .speech_cache import KVSpeechCacheStore
 from .tasks import WorkersBackgroundTasks
 from .websocket import WorkersUpstreamWebSocket, open_websocket
 
@@ -40,6 +41,7 @@ BINDING_KV = "KV"
 BINDING_HEALTH = "PROVIDER_HEALTH"
 BINDING_AI = "AI"
 BINDING_LIMITS = "WORKSPACE_LIMITS"
+SPEECH_CACHE_STORE = "speech_cache_store"  # gateway.speech_cache.STORE_EXTRA
 ADOPT_WEBSOCKET = "adopt_websocket"  # providers.realtime.routes.ADOPT_WEBSOCKET (not imported: keep adapters lazy)
 
 
@@ -76,9 +78,11 @@ def build_runtime(env: Any) -> Runtime:
         from gateway.limits.wiring import LIMITER_STUBS
 
         extras[LIMITER_STUBS] = limiter_stubs(limits)
+    kv = WorkersKV(getattr(env, BINDING_KV))
+    extras[SPEECH_CACHE_STORE] = KVSpeechCacheStore(kv)  # speech cache entries in the same namespace, own prefix
     return Runtime(
         db=D1Database(getattr(env, BINDING_DB)),
-        kv=WorkersKV(getattr(env, BINDING_KV)),
+        kv=kv,
         health=DurableObjectHealthService(getattr(env, BINDING_HEALTH)),
         # trust_env off: there are no proxy variables to honour, and it keeps httpx from building a TLS context.
         http=httpx.AsyncClient(transport=WorkersFetchTransport(), trust_env=False),

@@ -17,7 +17,7 @@ from .conftest import MIGRATIONS
 TABLES = {
     "workspaces", "api_keys", "workspace_provider_configs", "platform_provider_configs",
     "workspace_provider_strategies", "platform_settings", "billing_periods", "usage_records", "failover_logs",
-    "provider_health_status", "agents", "agent_calls",
+    "provider_health_status", "agents", "agent_calls", "workspace_speech_cache",
 }
 APPLIED = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
 

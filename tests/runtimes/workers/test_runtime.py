@@ -37,7 +37,8 @@ async def test_build_runtime_wires_the_workers_ports(sdk, sqlite_conn):
         assert isinstance(runtime.http._transport, WorkersFetchTransport)
         assert runtime.open_websocket is open_websocket
         assert runtime.env == {"OPENAI_API_KEY": "sk-test", "ATTEMPT_TIMEOUT_SECONDS": "7.5"}
-        assert runtime.extras == {}  # no AI binding in this env
+        assert set(runtime.extras) == {"speech_cache_store"}  # no AI binding in this env; the KV speech cache store
+        assert runtime.extras["speech_cache_store"].kv is runtime.kv
     finally:
         await runtime.http.aclose()
     assert sdk.network.sent == [] and env.DB.calls == []  # building touches no binding
