@@ -67,7 +67,11 @@ class Gateway:
     @classmethod
     def build(cls, runtime: Runtime) -> Gateway:
         settings = Settings.from_env(runtime.env)
-        box = SecretBox(settings.key_encryption_key) if settings.key_encryption_key else None
+        box = (
+            SecretBox(settings.key_encryption_key, runtime.cipher)
+            if settings.key_encryption_key and runtime.cipher is not None
+            else None
+        )
         if box is None:
             log.warning("KEY_ENCRYPTION_KEY is not set: vendor keys cannot be stored through the admin API")
         workspaces = WorkspaceStore(runtime.db, runtime.clock)

@@ -14,6 +14,7 @@ import httpx
 from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret
+from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
 from runtimes.local.http_client import vendor_http_client
 from runtimes.local.kv import SQLiteKV
@@ -70,6 +71,7 @@ async def build_local_runtime(
         env=env,
         clock=clock,
         open_websocket=_websocket_opener(),
+        cipher=CryptographyCipher(),
     )
 
     stop_alarms = asyncio.Event()

@@ -8,6 +8,7 @@ import httpx
 
 from gateway.ports import Runtime, SystemClock
 
+from .cipher import WebCryptoCipher
 from .d1 import D1Database
 from .health import DurableObjectHealthService
 from .http_transport import WorkersFetchTransport
@@ -85,5 +86,6 @@ def build_runtime(env: Any) -> Runtime:
         env=string_vars(env),
         clock=SystemClock(),
         open_websocket=open_websocket,
+        cipher=WebCryptoCipher(),
         extras=extras,
     )
