@@ -77,7 +77,10 @@ class Gateway:
         workspaces = WorkspaceStore(runtime.db, runtime.clock)
         provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
         recorder = Recorder(runtime.db, runtime.tasks, runtime.clock)
-        health = HealthClient(runtime.health, runtime.tasks, runtime.clock)
+        health = HealthClient(
+            runtime.health, runtime.tasks, runtime.clock,
+            timers_end_with_request=bool(runtime.extras.get("timers_end_with_request")),
+        )
         usage = UsageStore(runtime.db)
         limits = build_limits(runtime, usage)
         recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded

@@ -42,12 +42,14 @@ CHECKS = [
 
 # What the SDK allows at import (workers-runtime-sdk 1.9.5, _workers_sdk_entropy_import_context.py): calls of
 # crypto.getRandomValues per module whose import makes them. Anything else breaks the deploy.
+# The allowance covers the module's whole import, nested imports included, so a call counts against the innermost
+# allowed module on the import stack.
 ENTROPY_ALLOWED = {
-    "pydantic_core/__init__.py": 2,  # the HashMap seed at import + the SDK's warm-up SchemaValidator
-    "opentelemetry/context/__init__.py": 3,
-    "opentelemetry/trace/propagation/__init__.py": 1,
-    "opentelemetry/baggage/__init__.py": 1,
-    "fastapi/telemetry.py": 1,
+    "pydantic_core": 2,  # the HashMap seed at import + the SDK's warm-up SchemaValidator after it
+    "opentelemetry.context": 3,
+    "opentelemetry.trace.propagation": 1,
+    "opentelemetry.baggage": 1,
+    "fastapi.telemetry": 1,
 }
 
 
@@ -107,8 +109,10 @@ def test_check(edge: dict[str, Any], name: str) -> None:
 def test_no_new_randomness_at_import(edge: dict[str, Any]) -> None:
     """workerd refuses crypto.getRandomValues at global scope beyond the SDK's per-module allowance."""
     counts: dict[str, int] = {}
-    for module in edge["figures"]["entropy_at_import"]:
+    for stack in edge["figures"]["entropy_at_import"]:
+        module = next((m for m in reversed(stack) if m in ENTROPY_ALLOWED), " > ".join(stack))
         counts[module] = counts.get(module, 0) + 1
+    print(f"getRandomValues at `import entry`: {sum(counts.values())} calls {counts}")
     over = {m: n for m, n in counts.items() if n > ENTROPY_ALLOWED.get(m, 0)}
     assert not over, f"import entry draws randomness the SDK does not allow: {over} (allowed: {ENTROPY_ALLOWED})"
 

@@ -64,7 +64,8 @@ def string_vars(env: Any) -> dict[str, str]:
 
 def build_runtime(env: Any) -> Runtime:
     """No I/O happens here: bindings are only touched when the core first uses them."""
-    extras: dict[str, Any] = {}
+    # A timer dies with the request that set it; background work must run under some request's waitUntil.
+    extras: dict[str, Any] = {"timers_end_with_request": True}
     ai = _binding(env, BINDING_AI)
     if ai is not None:
         extras[BINDING_AI] = ai
