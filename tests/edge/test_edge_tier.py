@@ -23,7 +23,7 @@ from gateway.secrets_box import SecretBox
 from runtimes.local.cipher import CryptographyCipher
 from tests.conftest import vendor_env
 from tests.fakes.audio import sine_wav
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("EDGE_CACHE", ROOT / ".edge-cache"))
@@ -84,7 +84,7 @@ def edge(openai_fake: FakeServer, deepgram_fake: FakeServer, tmp_path_factory: p
     proc = subprocess.run(
         [str(NODE), str(ROOT / "tests" / "edge" / "driver.mjs")],
         env={**os.environ, "EDGE_CACHE": str(CACHE), "EDGE_INPUT": str(work / "input.json")},
-        capture_output=True, text=True, timeout=240, cwd=ROOT,
+        capture_output=True, text=True, timeout=240, cwd=ROOT, check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("EDGE-RESULT ")]
     assert lines, f"driver exited {proc.returncode} without a result\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"

@@ -9,8 +9,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
-
 from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret

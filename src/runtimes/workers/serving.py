@@ -15,6 +15,7 @@ Two gaps in workers-runtime-sdk 1.9.5 that a deploy would hit (both shown by the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -97,10 +98,8 @@ class _Upgrade:
         if not self.decided.done():
             self.decided.set_result((False, None))
         elif not self.closed_by_app:  # the handler ended without closing: do not leave the client hanging
-            try:
+            with contextlib.suppress(Exception):  # the peer may have closed already
                 self.server.close(1011 if failed else 1000, "")
-            except Exception:  # noqa: BLE001 - the peer may have closed already
-                pass
         for event, listener in self.listeners.items():
             self.server.removeEventListener(event, listener)
             listener.destroy()

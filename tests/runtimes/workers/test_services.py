@@ -99,7 +99,8 @@ async def test_health_client_calls_the_global_object_over_rpc(sdk):
     assert [name for name, _ in namespace.calls] == ["report", "snapshot"]
 
 
-async def test_health_client_takes_a_new_stub_after_an_error(sdk):
+async def test_health_client_takes_a_stub_per_call(sdk):
+    """A stub belongs to the request that made it (workerd throws when another request uses it): one per call."""
     class Flaky(RecordingHealthObject):
         calls = 0
 
