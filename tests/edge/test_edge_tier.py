@@ -138,3 +138,18 @@ def test_setup_pins_match_the_lock() -> None:
     assert {n: locked.get(n) for n in pinned} == pinned
 
 
+
+
+def test_bundle_size_is_reported_and_fits_the_paid_limit() -> None:
+    """Printed against both plans by scripts/worker-bundle-size.py; a deploy over 10 MB compressed is refused."""
+    import subprocess as sp
+    import sys
+
+    if _missing():
+        if os.environ.get("CI") == "true":
+            pytest.fail("edge tier not set up (run `bash scripts/edge-setup.sh`)")
+        pytest.skip("edge tier not set up (run `bash scripts/edge-setup.sh`)")
+    out = sp.run([sys.executable, str(ROOT / "scripts" / "worker-bundle-size.py")], capture_output=True, text=True,
+                 check=True, env={**os.environ, "EDGE_CACHE": str(CACHE)}).stdout
+    print("\n" + out)
+    assert "Paid plan limit 10 MB: fits" in out, out
