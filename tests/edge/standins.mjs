@@ -62,13 +62,11 @@ export class ExecutionContext {
   passThroughOnException() {}
 }
 
-// The request ends when its response is done AND every waitUntil promise settled (then workerd drops the context).
+// The request ends when its response body is done AND every waitUntil promise settled: then workerd drops the
+// context, and its timers with it. No grace period: Python work that was not registered with waitUntil by then
+// (e.g. the rest of the app's run after a streamed body) is outside the request, as it would be on workerd.
 export async function endWhenSettled(io) {
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 5)); // let work queued by the last chunk register its waitUntil
-    if (io.pending.size === 0) break;
-    await Promise.allSettled([...io.pending]);
-  }
+  while (io.pending.size > 0) await Promise.allSettled([...io.pending]);
   io.live = false;
 }
 
