@@ -322,6 +322,23 @@ await step("realtime_subprotocol_auth", async () => {
     `${r.status} echoed=${echoed === offered ? "the offered vgw-key" : echoed} close=${closed && closed.code} got=${JSON.stringify(got).slice(0, 300)}`);
 });
 
+// The browser path of /voice/speak-stream: only the handshake is checked here (the 101 must echo the subprotocol);
+// the client then hangs up and the session must end and give its stream slot back.
+await step("speak_stream_subprotocol", async () => {
+  const offered = `vgw-key.${apiKey}`;
+  const r = await request("GET", "/voice/speak-stream?sample_rate=24000", { headers: { upgrade: "websocket", "sec-websocket-protocol": offered } });
+  const echoed = r.headers.get("sec-websocket-protocol");
+  if (r.webSocket) {
+    r.webSocket.accept();
+    await new Promise((res) => setTimeout(res, 100));
+    r.webSocket.close(1000, "bye");
+  }
+  await settle();
+  const after = await request("POST", "/voice/stream", { headers: user, body: JSON.stringify({ text: "After the socket." }) });
+  await settle();
+  check("speak_stream_subprotocol", r.status === 101 && echoed === offered && after.status === 200,
+    `${r.status} echoed=${echoed === offered ? "the offered vgw-key" : echoed} next stream=${after.status} ${after.status === 200 ? "" : after.text.slice(0, 160)}`);
+});
 await step("d1_usage_rows", async () => {
   const rows = await d1("SELECT resource, COUNT(*) AS n FROM usage_records WHERE workspace_id = ? GROUP BY resource ORDER BY resource", workspaceId);
   check("d1_usage_rows", rows.length >= 3, JSON.stringify(rows));

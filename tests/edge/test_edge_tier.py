@@ -36,6 +36,7 @@ CHECKS = [
     "pyodide", "import_entry", "no_cryptography", "entrypoint_classes", "health", "admin_workspace_key",
     "synthesize_failover", "chat_plain", "chat_sse_after_work", "transcribe_binary", "stream_release",
     "limiter_stub_per_request", "limits_admission", "realtime_header_auth", "realtime_subprotocol_auth",
+    "speak_stream_subprotocol",
     "d1_usage_rows", "seal_local_to_edge", "seal_edge_to_local", "scheduled_and_alarm", "no_io_violations",
     "no_rejected_waituntil",
 ]

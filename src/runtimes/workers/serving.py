@@ -53,6 +53,7 @@ class _Upgrade:
         self.queue.put_nowait({"type": "websocket.connect"})
         self.decided: asyncio.Future[tuple[bool, str | None]] = asyncio.get_running_loop().create_future()
         self.closed_by_app = False
+        self.closed_by_client = False
         # Owned proxies: JS keeps calling them until the socket closes (a bare function would be borrowed).
         self.listeners = {"message": create_proxy(self._on_message), "close": create_proxy(self._on_close)}
         for event, listener in self.listeners.items():
@@ -66,6 +67,7 @@ class _Upgrade:
             self.queue.put_nowait({"type": "websocket.receive", "bytes": bytes(data.to_bytes())})
 
     def _on_close(self, event: Any) -> None:
+        self.closed_by_client = True
         self.queue.put_nowait({"type": "websocket.disconnect", "code": getattr(event, "code", 1005),
                                "reason": str(getattr(event, "reason", "") or "")})
 
@@ -80,10 +82,17 @@ class _Upgrade:
             if not self.decided.done():
                 self.decided.set_result((True, message.get("subprotocol")))
         elif kind == "websocket.send":
-            if message.get("bytes") is not None:
-                self.server.send(to_js(bytes(message["bytes"])))
-            elif message.get("text") is not None:
-                self.server.send(message["text"])
+            # ASGI: sending on a closed connection raises an OSError (Starlette turns it into WebSocketDisconnect,
+            # as under uvicorn); workerd's own error would be a JS TypeError the app cannot know.
+            if self.closed_by_client:
+                raise OSError("the client closed the WebSocket")
+            try:
+                if message.get("bytes") is not None:
+                    self.server.send(to_js(bytes(message["bytes"])))
+                elif message.get("text") is not None:
+                    self.server.send(message["text"])
+            except Exception as exc:  # noqa: BLE001 - a JsException: the socket closed under us
+                raise OSError(f"WebSocket send failed: {exc}") from None
         elif kind == "websocket.close":
             self.closed_by_app = True
             if not self.decided.done():  # closed before accepting: the upgrade is refused (ASGI: HTTP 403)
