@@ -17,7 +17,9 @@ import {
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, "../..");
 const CACHE = process.env.EDGE_CACHE;
-const input = JSON.parse(fs.readFileSync(process.env.EDGE_INPUT, "utf8"));
+// EDGE_IMPORT_ONLY=1: boot and `import entry` only, for bench/edge (no vendors, no input file needed).
+const IMPORT_ONLY = process.env.EDGE_IMPORT_ONLY === "1";
+const input = IMPORT_ONLY ? { vendorEnv: {} } : JSON.parse(fs.readFileSync(process.env.EDGE_INPUT, "utf8"));
 const { loadPyodide } = await import(path.join(ROOT, "node_modules/pyodide/pyodide.mjs"));
 const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
 
@@ -175,6 +177,11 @@ sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("cryptograph
 check("import_entry", true, `cold import ${figures.cold_import_ms} ms; top-level packages ${workerPackages}`);
 check("no_cryptography", !workerPackages.includes("cryptography"), `imported: ${workerPackages}`);
 figures.entropy_at_import = entropyCalls; // each: the stack of modules being imported, outermost first
+if (IMPORT_ONLY) {
+  console.log("EDGE-RESULT " + JSON.stringify({ checks, figures }));
+  await mf.dispose();
+  process.exit(0);
+}
 const classes = intro.collect_entrypoint_classes(entry);
 check("entrypoint_classes",
   classes.durableObjects.map((c) => c.className).sort().join() === "ProviderHealthMonitor,WorkspaceLimiter",
