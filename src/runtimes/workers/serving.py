@@ -29,8 +29,11 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 async def serve_http(app: ASGIApp, request: Any, env: Any, ctx: Any) -> Any:
     # The SDK's request half (its ``fetch`` = lifespan + this + the borrowed-proxy waitUntil); the app has no
     # lifespan here (see ``asgi_lifespan``), so nothing else of ``asgi.fetch`` is needed.
-    from workers.asgi import process_request
+    from workers import asgi
 
+    process_request = getattr(asgi, "process_request", None)
+    if process_request is None:  # an SDK without it (workerd may bundle another version): its own path
+        return await asgi.fetch(app, request, env, ctx)
     response, app_run = await process_request(app, request, env, ctx)
     if not app_run.done():  # a streamed body: the app still runs while the client reads it
         ctx.waitUntil(app_run)  # the request's own (patched) waitUntil takes its own reference to the task
