@@ -55,7 +55,7 @@ ENTROPY_ALLOWED = {
 
 
 def _missing() -> list[str]:
-    return [str(p.relative_to(ROOT)) for p in NEEDED if not p.exists()]
+    return [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in NEEDED if not p.exists()]
 
 
 @pytest.fixture(scope="module")
