@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers import WorkerEntrypoint, asgi
+from workers import WorkerEntrypoint
+from workers import asgi as _asgi  # noqa: F401 - used per request by runtimes.workers.serving; in the snapshot
 
 # The route modules: create_app imports them lazily; imported here, they are in the import-phase snapshot.
 from gateway.api import admin, calls, health, llm, openai_compat, realtime, speech_cache, stream, voice  # noqa: F401
@@ -20,6 +21,7 @@ from providers import available_provider_ids
 from runtimes.workers.asgi_lifespan import without_lifespan
 from runtimes.workers.health import HEALTH_OBJECT_NAME
 from runtimes.workers.runtime import BINDING_HEALTH, build_runtime
+from runtimes.workers.serving import serve_http, serve_websocket
 from runtimes.workers.tasks import current_ctx
 
 __all__ = ["Default", "ProviderHealthMonitor", "WorkspaceLimiter"]
@@ -51,9 +53,9 @@ class Default(WorkerEntrypoint):
         app = app_for(self.env)
         token = current_ctx.set(self.ctx)  # background work spawned by this request is tied to its waitUntil
         try:
-            if _is_websocket_upgrade(request):  # asgi.fetch only speaks HTTP; the SDK routes upgrades like this
-                return await asgi.websocket(app, request, self.env)
-            return await asgi.fetch(app, request, self.env, self.ctx)
+            if _is_websocket_upgrade(request):  # answered here: the SDK's WebSocket path drops subprotocols
+                return await serve_websocket(app, request, self.env, self.ctx)
+            return await serve_http(app, request, self.env, self.ctx)
         finally:
             current_ctx.reset(token)
 

@@ -134,6 +134,8 @@ class Runtime:
     env: Mapping[str, str]
     clock: Clock = field(default_factory=SystemClock)
     open_websocket: WebSocketOpener | None = None
+    # AES-GCM/HKDF for sealing vendor keys (gateway.secrets_box.Cipher); without one, keys cannot be stored.
+    cipher: Any | None = None
     # Runtime-specific extras the core may use when present (e.g. the Workers AI binding); never required.
     extras: dict[str, Any] = field(default_factory=dict)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -69,13 +69,20 @@ class Gateway:
     @classmethod
     def build(cls, runtime: Runtime) -> Gateway:
         settings = Settings.from_env(runtime.env)
-        box = SecretBox(settings.key_encryption_key) if settings.key_encryption_key else None
+        box = (
+            SecretBox(settings.key_encryption_key, runtime.cipher)
+            if settings.key_encryption_key and runtime.cipher is not None
+            else None
+        )
         if box is None:
             log.warning("KEY_ENCRYPTION_KEY is not set: vendor keys cannot be stored through the admin API")
         workspaces = WorkspaceStore(runtime.db, runtime.clock)
         provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
         recorder = Recorder(runtime.db, runtime.tasks, runtime.clock)
-        health = HealthClient(runtime.health, runtime.tasks, runtime.clock)
+        health = HealthClient(
+            runtime.health, runtime.tasks, runtime.clock,
+            timers_end_with_request=bool(runtime.extras.get("timers_end_with_request")),
+        )
         usage = UsageStore(runtime.db)
         limits = build_limits(runtime, usage)
         recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded

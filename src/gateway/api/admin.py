@@ -81,10 +81,10 @@ class Strategy(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-def _seal(found: Caller, api_key: str) -> str:
+async def _seal(found: Caller, api_key: str) -> str:
     if found.gateway.box is None:
         raise InvalidRequest("vendor keys cannot be stored: the KEY_ENCRYPTION_KEY secret is not configured")
-    return found.gateway.box.seal(api_key)
+    return await found.gateway.box.seal(api_key)
 
 
 # -- workspaces -------------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ async def put_workspace_provider(
     require_known_provider(provider)
     require_found(await found.gateway.workspaces.get(workspace_id), "workspace")
     body = await json_body(request, WorkspaceProvider)
-    sealed = _seal(found, body.apiKey) if body.apiKey else None
+    sealed = await _seal(found, body.apiKey) if body.apiKey else None
     await found.gateway.provider_configs.put_workspace(
         workspace_id, provider, body.enabled, sealed, keep_key=body.apiKey is None and "apiKey" not in
         body.model_fields_set, use_platform_key=body.usePlatformKey, config=body.config,
@@ -177,7 +177,7 @@ async def put_platform_provider(provider: str, request: Request, found: Caller =
     require_known_provider(provider)
     body = await json_body(request, PlatformProvider)
     if body.apiKey:
-        await found.gateway.runtime.kv.put(PLATFORM_KEY_PREFIX + provider, _seal(found, body.apiKey))
+        await found.gateway.runtime.kv.put(PLATFORM_KEY_PREFIX + provider, await _seal(found, body.apiKey))
     elif "apiKey" in body.model_fields_set:  # an explicit null removes the platform key
         await found.gateway.runtime.kv.delete(PLATFORM_KEY_PREFIX + provider)
     await found.gateway.provider_configs.put_platform(

@@ -38,6 +38,7 @@ class HealthClient:
         *,
         report_batch: int = REPORT_BATCH_SIZE,
         report_delay: float = REPORT_DELAY_SECONDS,
+        timers_end_with_request: bool = False,
     ) -> None:
         self.service = service
         self.tasks = tasks
@@ -49,6 +50,10 @@ class HealthClient:
         self._refreshing = False
         self._pending: list[dict[str, Any]] = []
         self._timer: asyncio.TimerHandle | None = None  # the trailing flush for a batch that is not full yet
+        # On Workers a timer belongs to the request that set it and I/O outside a live request is refused, so there
+        # the trailing flush is background work of the request that starts the batch (kept alive by its waitUntil).
+        self._timers_end_with_request = timers_end_with_request
+        self._flush_scheduled = False
         # This isolate's own latency EMA per (vendor, kind): used until the global snapshot knows the vendor.
         self._local_latency: dict[tuple[str, str], float] = {}
         self.reports_sent = 0  # batches sent to the service (observable in tests)
@@ -80,11 +85,21 @@ class HealthClient:
         # A loop timer rather than a sleeping background task: nothing (a test's drain, a Worker's waitUntil) has
         # to wait out the delay; the flush itself runs as background work once the timer fires. It fires in a fresh
         # context: the request that armed it is long over and must not be asked to keep the isolate alive.
+        if self._timers_end_with_request:
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self.tasks.spawn(self._flush_after_delay())
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
         self._timer = loop.call_later(self.report_delay, self._timer_fired, context=contextvars.Context())
+
+    async def _flush_after_delay(self) -> None:
+        await asyncio.sleep(self.report_delay)
+        self._flush_scheduled = False
+        await self.flush()
 
     def _timer_fired(self) -> None:
         self._timer = None

@@ -150,11 +150,11 @@ class ProviderDirectory:
             return Candidate(provider, builtin, priority, "builtin", config, key_fingerprint(None))
         key, source = None, "env"
         if workspace is not None and workspace.encrypted_api_key:
-            key, source = self._open(workspace.encrypted_api_key, provider.id, "workspace"), "workspace"
+            key, source = await self._open(workspace.encrypted_api_key, provider.id, "workspace"), "workspace"
         elif workspace is None or workspace.use_platform_key:
             sealed = await self.kv.get(PLATFORM_KEY_PREFIX + provider.id)
             if sealed:
-                key, source = self._open(sealed, provider.id, "platform"), "platform"
+                key, source = await self._open(sealed, provider.id, "platform"), "platform"
         if key is None and source != "env":
             return None  # a stored key we cannot open: never fall back silently to another key
         if key is None:
@@ -176,12 +176,12 @@ class ProviderDirectory:
         base_url = (self.env.get(provider.env_base_url) or provider.default_base_url).rstrip("/")
         return Credentials(api_key=key, base_url=base_url)
 
-    def _open(self, sealed: str, provider_id: str, level: str) -> str | None:
+    async def _open(self, sealed: str, provider_id: str, level: str) -> str | None:
         if self.box is None:
             log.error("a %s key for %s is stored but KEY_ENCRYPTION_KEY is not set", level, provider_id)
             return None
         try:
-            return self.box.open(sealed)
+            return await self.box.open(sealed)
         except SecretBoxError:
             log.error("the %s key for %s cannot be decrypted with KEY_ENCRYPTION_KEY", level, provider_id)
             return None

@@ -9,12 +9,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
-
 from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret
 from gateway.speech_cache import STORE_EXTRA
+from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
 from runtimes.local.http_client import vendor_http_client
 from runtimes.local.kv import SQLiteKV
@@ -75,6 +74,7 @@ async def build_local_runtime(
         clock=clock,
         open_websocket=_websocket_opener(),
         extras={STORE_EXTRA: speech_cache},
+        cipher=CryptographyCipher(),
     )
 
     stop_alarms = asyncio.Event()

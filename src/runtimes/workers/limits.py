@@ -21,7 +21,7 @@ class LimiterStub:
 
 
 def limiter_stubs(namespace: Any):  # type: ignore[no-untyped-def]
-    """One stub per workspace, kept for the isolate's life."""
+    """One ``LimiterStub`` per workspace, kept for the isolate's life: it holds no JS stub (those are per call)."""
     stubs: dict[str, LimiterStub] = {}
 
     def stub_for(workspace_id: str) -> LimiterStub:

@@ -8,19 +8,17 @@ from .convert import to_python
 
 
 class NamedObjectRpc:
-    """Calls methods of the object ``name`` in ``namespace``. The stub is taken on first use and kept; after an error
-    it is dropped, since a stub that saw an error may stay broken (e.g. the object was reset)."""
+    """Calls methods of the object ``name`` in ``namespace``.
+
+    A stub belongs to the request that made it: workerd ties it to that request's I/O context, and using it from a
+    later request throws "Cannot perform I/O on behalf of a different request". So every call takes a fresh stub
+    (``getByName`` does no I/O), in whatever request — or background work of a request — is running now.
+    """
 
     def __init__(self, namespace: Any, name: str) -> None:
         self._namespace = namespace
         self._name = name
-        self._stub: Any | None = None
 
     async def call(self, method: str, *args: Any) -> Any:
-        if self._stub is None:
-            self._stub = self._namespace.getByName(self._name)
-        try:
-            return to_python(await getattr(self._stub, method)(*args))
-        except Exception:
-            self._stub = None
-            raise
+        stub = self._namespace.getByName(self._name)
+        return to_python(await getattr(stub, method)(*args))

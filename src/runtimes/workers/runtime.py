@@ -8,6 +8,7 @@ import httpx
 
 from gateway.ports import Runtime, SystemClock
 
+from .cipher import WebCryptoCipher
 from .d1 import D1Database
 from .health import DurableObjectHealthService
 from .http_transport import WorkersFetchTransport
@@ -66,7 +67,8 @@ def string_vars(env: Any) -> dict[str, str]:
 
 def build_runtime(env: Any) -> Runtime:
     """No I/O happens here: bindings are only touched when the core first uses them."""
-    extras: dict[str, Any] = {}
+    # A timer dies with the request that set it; background work must run under some request's waitUntil.
+    extras: dict[str, Any] = {"timers_end_with_request": True}
     ai = _binding(env, BINDING_AI)
     if ai is not None:
         extras[BINDING_AI] = ai
@@ -90,5 +92,6 @@ def build_runtime(env: Any) -> Runtime:
         env=string_vars(env),
         clock=SystemClock(),
         open_websocket=open_websocket,
+        cipher=WebCryptoCipher(),
         extras=extras,
     )

@@ -14,8 +14,8 @@
 - ``env.X.getByName(name)`` returns an RPC stub; arguments and results are structured-cloned (copied).
 - ``WebSocket``: ``accept()``, ``binaryType``, ``addEventListener`` (listeners must be ``create_proxy`` proxies:
   a bare function would be a borrowed proxy destroyed after its first call), ``send``/``close``.
-- ``workers.asgi.fetch(app, request, env, ctx)`` runs an ASGI lifespan startup and shutdown around each request,
-  as the SDK does; ``workers.asgi.websocket(app, request, env)`` serves upgrades.
+- ``workers.asgi`` is not stood in (see ``AsgiNotStoodIn``): the edge tier runs the real one.
+- A Durable Object stub belongs to the request (``ctx``) that made it and throws when another request uses it.
 
 Everything the code under test does is recorded, so tests assert on what crossed the boundary.
 """
@@ -23,7 +23,6 @@ Everything the code under test does is recorded, so tests assert on what crossed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import http.client
 import json
@@ -33,7 +32,6 @@ import types
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 # ---------------------------------------------------------------------------------------------------- pyodide.ffi
 
@@ -664,14 +662,24 @@ class DurableObjectState:
 
 
 class RpcStub(_Binding):
-    """A Durable Object stub: every method call is RPC, arguments and results structured-cloned."""
+    """A Durable Object stub: every method call is RPC, arguments and results structured-cloned.
+
+    It belongs to the request that made it (the ``ctx`` that ``entry.Default.fetch`` made current): used from another
+    request it throws, as workerd does (the edge tier enforces the same rule under the real SDK)."""
 
     def __init__(self, target: Any, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        from runtimes.workers.tasks import current_ctx
+
         self._target = target
         self._calls = calls
+        self._owner = current_ctx.get()
 
     def __getattr__(self, method: str) -> Callable[..., Awaitable[Any]]:
         async def call(*args: Any) -> Any:
+            from runtimes.workers.tasks import current_ctx
+
+            if current_ctx.get() is not self._owner:
+                raise JsException("Error", "Cannot perform I/O on behalf of a different request.")
             sent = tuple(json.loads(json.dumps(_rpc_in(a))) for a in args)  # a real copy, as across isolates
             self._calls.append((method, sent))
             result = await getattr(self._target, method)(*sent)
@@ -712,84 +720,24 @@ class IncomingRequest:
         self.body = ReadableStream(_chunks_of(body)) if body else None
 
 
-class AsgiStandIn:
-    """``workers.asgi``: lifespan startup → request → lifespan shutdown, per request (like the SDK)."""
+class AsgiNotStoodIn:
+    """``workers.asgi`` is deliberately NOT stood in. A stand-in would serve requests the way we believe the SDK does
+    (the old one buffered every body and echoed nothing, so it could not show that the SDK drops WebSocket
+    subprotocols or loses a streamed response's after-work). Serving through the real SDK is proven by the edge tier
+    (tests/edge/); here every call records itself and fails."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Any, Any, Any, Any]] = []
+        self.calls: list[str] = []
 
-    async def _lifespan(self, app: Any) -> Callable[[], Awaitable[None]]:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
 
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                started.set_result(True)
-            elif message["type"] == "lifespan.shutdown.complete":
-                stopped.set_result(None)
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            raise NotImplementedError(f"workers.asgi.{name} is not stood in: serving is proven by tests/edge/")
 
-        async def run() -> None:
-            # Like the SDK: an app that raises before acknowledging startup has no lifespan support.
-            with contextlib.suppress(Exception):
-                await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get, send)
-            if not started.done():
-                started.set_result(False)  # returned without acknowledging: no lifespan support
-            if not stopped.done():
-                stopped.set_result(None)
-
-        task = asyncio.ensure_future(run())
-        await inbox.put({"type": "lifespan.startup"})
-        supported = await started
-
-        async def shutdown() -> None:
-            if supported:
-                await inbox.put({"type": "lifespan.shutdown"})
-                await stopped
-            await task
-
-        return shutdown
-
-    async def fetch(self, app: Any, req: Any, env: Any, ctx: Any = None, *, options: Any = None) -> JsResponse:
-        self.calls.append(("fetch", app, req, env, ctx))
-        shutdown = await self._lifespan(app)
-        parts = urlsplit(req.url)
-        body = b"" if req.body is None else b"".join([c.to_bytes() async for c in req.body])
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": req.method,
-            "scheme": parts.scheme, "path": unquote(parts.path), "raw_path": parts.path.encode(),
-            "query_string": parts.query.encode(), "headers": [(k.lower().encode(), v.encode()) for k, v in req.headers.items()],
-            "env": env,
-        }
-        received = False
-        done = asyncio.Event()
-        status, headers, chunks = 500, [], []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal received
-            if not received:
-                received = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status, headers
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [(k.decode(), v.decode()) for k, v in message.get("headers", [])]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    done.set()
-
-        await app(scope, receive, send)
-        await shutdown()
-        return JsResponse(status=status, headers=JsHeaders(headers), body=ReadableStream(_chunks_of(b"".join(chunks))))
-
-    async def websocket(self, app: Any, req: Any, env: Any = None) -> JsResponse:
-        self.calls.append(("websocket", app, req, env, None))
-        return JsResponse(status=101, webSocket=JsWebSocket())
+        return refuse
 
 
 # ---------------------------------------------------------------------------------------------------- install
@@ -805,13 +753,13 @@ class Env:
 @dataclass
 class StandIns:
     network: Network
-    asgi: AsgiStandIn
+    asgi: AsgiNotStoodIn
     modules: dict[str, types.ModuleType]
 
 
 def build() -> StandIns:
     network = Network()
-    asgi = AsgiStandIn()
+    asgi = AsgiNotStoodIn()
 
     pyodide = types.ModuleType("pyodide")
     pyodide.__version__ = "0.28.2"  # type: ignore[attr-defined]
@@ -826,8 +774,7 @@ def build() -> StandIns:
     js.fetch = network.fetch  # type: ignore[attr-defined]
 
     asgi_module = types.ModuleType("workers.asgi")
-    asgi_module.fetch = asgi.fetch  # type: ignore[attr-defined]
-    asgi_module.websocket = asgi.websocket  # type: ignore[attr-defined]
+    asgi_module.__getattr__ = asgi.__getattr__  # type: ignore[attr-defined]
 
     workers = types.ModuleType("workers")
     for name, value in {"fetch": network.fetch, "Response": Response, "WorkerEntrypoint": WorkerEntrypoint,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from runtimes.workers.cipher import WebCryptoCipher
 from runtimes.workers.d1 import D1Database
 from runtimes.workers.health import DurableObjectHealthService
 from runtimes.workers.http_transport import WorkersFetchTransport
@@ -37,8 +38,10 @@ async def test_build_runtime_wires_the_workers_ports(sdk, sqlite_conn):
         assert isinstance(runtime.http._transport, WorkersFetchTransport)
         assert runtime.open_websocket is open_websocket
         assert runtime.env == {"OPENAI_API_KEY": "sk-test", "ATTEMPT_TIMEOUT_SECONDS": "7.5"}
-        assert set(runtime.extras) == {"speech_cache_store"}  # no AI binding in this env; the KV speech cache store
+        assert set(runtime.extras) == {"speech_cache_store", "timers_end_with_request"}  # no AI binding in this env
         assert runtime.extras["speech_cache_store"].kv is runtime.kv
+        assert runtime.extras["timers_end_with_request"] is True
+        assert isinstance(runtime.cipher, WebCryptoCipher)
     finally:
         await runtime.http.aclose()
     assert sdk.network.sent == [] and env.DB.calls == []  # building touches no binding

@@ -99,7 +99,24 @@ async def test_health_client_calls_the_global_object_over_rpc(sdk):
     assert [name for name, _ in namespace.calls] == ["report", "snapshot"]
 
 
-async def test_health_client_takes_a_new_stub_after_an_error(sdk):
+async def test_a_stub_dies_with_its_request_but_the_service_works_across_requests(sdk):
+    namespace = standins.DurableObjectNamespace(lambda state: RecordingHealthObject())
+    health = DurableObjectHealthService(namespace)
+    first = current_ctx.set(standins.ExecutionContext())
+    stub = namespace.getByName(HEALTH_OBJECT_NAME)
+    await health.snapshot()
+    current_ctx.reset(first)
+    second = current_ctx.set(standins.ExecutionContext())
+    try:
+        with pytest.raises(standins.JsException, match="on behalf of a different request"):
+            await stub.snapshot()
+        assert await health.snapshot()  # the service takes a stub in the request that uses it
+    finally:
+        current_ctx.reset(second)
+
+
+async def test_health_client_takes_a_stub_per_call(sdk):
+    """A stub belongs to the request that made it (workerd throws when another request uses it): one per call."""
     class Flaky(RecordingHealthObject):
         calls = 0
 
