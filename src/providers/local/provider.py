@@ -31,6 +31,7 @@ from providers.base import (
     TranscriptionResult,
     Word,
 )
+from providers.local.encode import encode, output_rate
 from providers.local.errors import BadAudio, Cancelled, EngineError, UnsupportedAudio
 from providers.local.offload import run_blocking
 from providers.local.recognizer import SphinxProcess
@@ -52,7 +53,7 @@ class LocalProvider(Provider):
     id = "local"
     capabilities = frozenset({Capability.TTS, Capability.STT})
     prices = PriceTable(as_of="2026-06-01", prices={"*": {}})  # runs on our own CPU: every unit costs 0
-    tts_formats = frozenset({"wav", "pcm"})  # no well-kept MP3/Opus encoder is installed: not a candidate for those
+    tts_formats = frozenset({"wav", "pcm", "mp3", "opus"})  # MP3 and Ogg Opus through libsndfile (see ``encode``)
     default_tts_model = TTS_MODEL
     default_stt_model = STT_MODEL
     # Variants chosen by speaking test sentences and recognizing them back with our own STT (20 sentences, share of
@@ -101,14 +102,13 @@ class LocalProvider(Provider):
         rate = request.sample_rate
         if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
             raise ProviderError(self.id, ErrorClass.UNSUPPORTED, f"sample rate {rate} is outside 8000-48000 Hz")
-        pcm, rate = await self._guarded(call, run_blocking(_speak, self, request))
-        audio = wav_from_pcm(pcm, rate) if request.format == "wav" else pcm
+        audio, seconds = await self._guarded(call, run_blocking(_speak_encoded, self, request))
         return SynthesisResult(
             audio=audio,
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=TTS_MODEL,
             characters=len(request.text),
-            duration=len(pcm) / 2 / rate,
+            duration=seconds,
         )
 
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
@@ -160,9 +160,25 @@ def _speak(provider: LocalProvider, request: SynthesisRequest, cancel: threading
     from providers.local.audio_io import resample_pcm  # numpy, soxr: loaded on first use, not at import
 
     native = _espeak.sample_rate
-    rate = request.sample_rate or native  # default: espeak-ng's own 22,050 Hz, no resampling
+    # default: espeak-ng's own 22,050 Hz (no resampling), raised to a rate the codec can carry
+    rate = output_rate(request.format, native, request.sample_rate)
     pcm = _espeak.synthesize(request.text, voice, words_per_minute(request.speed), cancel)
     return resample_pcm(pcm, native, rate), rate
+
+
+def _speak_encoded(provider: LocalProvider, request: SynthesisRequest, cancel: threading.Event) -> tuple[bytes, float]:
+    """(audio in the requested format, seconds of speech)."""
+    pcm, rate = _speak(provider, request, cancel)
+    return package(pcm, rate, request.format), len(pcm) / 2 / rate
+
+
+def package(pcm: bytes, rate: int, fmt: str) -> bytes:
+    """PCM as the API format: raw, WAV-wrapped, or encoded."""
+    if fmt == "pcm":
+        return pcm
+    if fmt == "wav":
+        return wav_from_pcm(pcm, rate)
+    return encode(pcm, rate, fmt)
 
 
 def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: threading.Event) -> tuple[bytes, float]:
