@@ -85,6 +85,12 @@ class LocalProvider(Provider):
         except EngineError:
             return False  # the engine cannot load here; the probe reports why
 
+    def describe_support(self, capability: Capability) -> str | None:
+        if capability is Capability.TTS:
+            formats = ", ".join(sorted(self.tts_formats))
+            return f"makes {formats} at {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz in the languages espeak-ng speaks"
+        return None
+
     def _voice(self, request: SynthesisRequest) -> str | None:
         catalogue = _espeak.catalogue()
         voice = choose_voice(catalogue, request.voice, request.language, self.voice_aliases, self.default_voice or "")
