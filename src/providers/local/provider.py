@@ -33,6 +33,8 @@ from providers.base import (
 )
 from providers.local.encode import encode, output_rate
 from providers.local.errors import BadAudio, Cancelled, EngineError, UnsupportedAudio
+from providers.local.live_protocol import LISTEN_ROUTES
+from providers.local.live_session import SESSIONS_ENV
 from providers.local.offload import run_blocking
 from providers.local.recognizer import SphinxProcess
 from providers.local.stt import SAMPLE_RATE as RECOGNIZER_RATE
@@ -66,9 +68,14 @@ class LocalProvider(Provider):
         "neutral": "en-us+robosoft2",
     }
 
+    # Realtime speech-to-text on /voice/realtime (an in-process route: see ``live_protocol``).
+    listen_routes = LISTEN_ROUTES
+
     @classmethod
     def credentials_from_env(cls, env: Mapping[str, str]) -> Credentials | None:
-        return Credentials(api_key=None, base_url="local:")  # nothing to configure: the engines are installed
+        # Nothing to configure: the engines are installed. The realtime session bound rides along as an extra.
+        extra = {SESSIONS_ENV: env[SESSIONS_ENV]} if env.get(SESSIONS_ENV) else {}
+        return Credentials(api_key=None, base_url="local:", extra=extra)
 
     @classmethod
     def builtin_credentials(cls, env: Mapping[str, str], bindings: Mapping[str, Any]) -> Credentials | None:
