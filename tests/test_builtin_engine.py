@@ -115,3 +115,27 @@ async def test_openai_speech_in_every_format_with_no_vendor_account(
     # (PocketSphinx is a small model: at 24 kHz it hears "hello world this is a fifth of the day when"; two of the
     # four content words is what a codec that kept the speech gives, silence or noise gives none.)
     assert len(recovered(t.json()["text"])) >= 2, t.json()["text"]
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "wav", "pcm"])
+async def test_voice_stream_in_every_format_with_no_vendor_account(gw_builtin_only: GatewayHarness, fmt: str) -> None:
+    import io
+
+    import soundfile
+
+    gw = gw_builtin_only
+    text = "Hello world, this is the first sentence. And here is a second one. A third ends it."
+    body = {"text": text, "voiceConfig": {"format": fmt, "sampleRate": 24000}}
+    async with gw.client.stream("POST", "/voice/stream", json=body, headers=gw.auth()) as r:
+        assert r.status_code == 200, await r.aread()
+        assert r.headers["x-provider"] == "local"
+        chunks = [chunk async for chunk in r.aiter_bytes()]
+    audio = b"".join(chunks)
+    if fmt == "pcm":
+        seconds = len(audio) / 2 / 24000
+    else:
+        # One playable file: libsndfile reads the joined stream back (for Ogg, its first chained stream)
+        data, rate = soundfile.read(io.BytesIO(audio), dtype="int16")
+        assert rate in (24000, 48000)
+        seconds = len(data) / rate
+    assert seconds > (1.5 if fmt == "opus" else 4.0)  # three sentences of speech (Ogg: at least the first link)

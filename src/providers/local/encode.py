@@ -34,6 +34,22 @@ def output_rate(fmt: str, native: int, requested: int | None) -> int:
     return next((r for r in allowed if r >= rate), allowed[-1])
 
 
+def streamable_mp3(data: bytes) -> bytes:
+    """An MP3 file as a piece of a longer stream: without its ID3v2 tag and its Xing/Info frame, whose frame count
+    would make a decoder stop at the end of this piece when pieces are joined (``/voice/stream``)."""
+    from gateway.audio import _frame_at, _id3v2_size
+
+    pos = _id3v2_size(data) or 0
+    frame = _frame_at(data, pos)
+    if frame is None:
+        return data[pos:]
+    side_info = (17 if frame.mono else 32) if frame.version == 3 else (9 if frame.mono else 17)  # 3: MPEG-1
+    tag = pos + 4 + side_info
+    if data[tag : tag + 4] in (b"Xing", b"Info"):
+        return data[pos + frame.length :]
+    return data[pos:]
+
+
 def encode(pcm: bytes, rate: int, fmt: str) -> bytes:
     """Mono 16-bit little-endian ``pcm`` at ``rate`` as an MP3, Ogg Opus or FLAC file (``rate`` must suit the codec)."""
     import numpy as np

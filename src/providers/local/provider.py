@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from gateway.audio import wav_from_pcm
@@ -31,12 +31,13 @@ from providers.base import (
     TranscriptionResult,
     Word,
 )
-from providers.local.encode import encode, output_rate
+from providers.local.encode import encode, output_rate, streamable_mp3
 from providers.local.errors import BadAudio, Cancelled, EngineError, UnsupportedAudio
 from providers.local.live_protocol import LISTEN_ROUTES
 from providers.local.live_session import SESSIONS_ENV
 from providers.local.offload import run_blocking
 from providers.local.recognizer import SphinxProcess
+from providers.local.speak_session import speak_route
 from providers.local.stt import SAMPLE_RATE as RECOGNIZER_RATE
 from providers.local.tts import EspeakEngine, words_per_minute
 from providers.local.voices import choose_voice
@@ -68,8 +69,10 @@ class LocalProvider(Provider):
         "neutral": "en-us+robosoft2",
     }
 
-    # Realtime speech-to-text on /voice/realtime (an in-process route: see ``live_protocol``).
+    # Realtime speech-to-text on /voice/realtime and streaming speech on /voice/speak-stream: in-process routes
+    # (see ``live_protocol`` and ``speak_session``).
     listen_routes = LISTEN_ROUTES
+    speak_routes = (speak_route(lambda text, voice, rate, cancel: _speak_stream(text, voice, rate, cancel)),)
 
     @classmethod
     def credentials_from_env(cls, env: Mapping[str, str]) -> Credentials | None:
@@ -124,6 +127,11 @@ class LocalProvider(Provider):
             duration=seconds,
         )
 
+    async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:
+        result = await self.synthesize(call, request)
+        # /voice/stream joins one of these per sentence: an MP3's Info frame would end playback after the first.
+        yield streamable_mp3(result.audio) if request.format == "mp3" else result.audio
+
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
         return await self._guarded(call, self._transcribe(request))
 
@@ -177,6 +185,12 @@ def _speak(provider: LocalProvider, request: SynthesisRequest, cancel: threading
     rate = output_rate(request.format, native, request.sample_rate)
     pcm = _espeak.synthesize(request.text, voice, words_per_minute(request.speed), cancel)
     return resample_pcm(pcm, native, rate), rate
+
+
+def _speak_stream(text: str, voice: str | None, rate: int, cancel: threading.Event) -> bytes:
+    """One /voice/speak-stream flush as PCM at the session's rate."""
+    request = SynthesisRequest(text=text, voice=voice, format="pcm", sample_rate=rate)
+    return _speak(LocalProvider(), request, cancel)[0]
 
 
 def _speak_encoded(provider: LocalProvider, request: SynthesisRequest, cancel: threading.Event) -> tuple[bytes, float]:
