@@ -139,3 +139,15 @@ async def test_voice_stream_in_every_format_with_no_vendor_account(gw_builtin_on
         assert rate in (24000, 48000)
         seconds = len(data) / rate
     assert seconds > (1.5 if fmt == "opus" else 4.0)  # three sentences of speech (Ogg: at least the first link)
+
+
+async def test_models_lists_the_openai_endpoint_names_and_what_serves_them(gw_builtin_only: GatewayHarness) -> None:
+    gw = gw_builtin_only
+    r = await gw.client.get("/v1/models", headers=gw.auth())
+    assert r.status_code == 200, r.text
+    models = {m["id"]: m for m in r.json()["data"]}
+    for name in ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "whisper-1", "gpt-4o-transcribe", "espeak-ng"):
+        assert models[name]["owned_by"] == "local", name
+    assert models["whisper-1"]["served_by"] == ["local"]
+    lookup = await gw.client.get("/v1/models/tts-1", headers=gw.auth())
+    assert lookup.status_code == 200 and lookup.json()["owned_by"] == "local"

@@ -426,15 +426,32 @@ def _created(provider: Provider) -> int:
     return 0
 
 
+# The model names OpenAI's audio endpoints take. Any vendor serves them here (with its own model when it is not
+# OpenAI), so they are listed whenever some vendor can serve the endpoint: an SDK that checks the list finds them.
+ENDPOINT_MODELS = {
+    Capability.TTS: ("tts-1", "tts-1-hd", "gpt-4o-mini-tts"),
+    Capability.STT: ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"),
+}
+
+
 async def _workspace_models(found: Caller) -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for candidate in await found.gateway.directory.configured(found.workspace_id):
+    directory = found.gateway.directory
+    for candidate in await directory.configured(found.workspace_id):
         for model in provider_models(candidate.provider):
             if model not in seen:
                 seen.add(model)
                 data.append({"id": model, "object": "model", "created": _created(candidate.provider),
                              "owned_by": candidate.id})  # fmt: skip
+    for capability, names in ENDPOINT_MODELS.items():
+        serving = await directory.candidates(found.workspace_id, capability)
+        for model in names:
+            if serving and model not in seen:
+                seen.add(model)
+                # owned_by: the vendor that serves it first (priority order; the built-in engine last)
+                data.append({"id": model, "object": "model", "created": _created(serving[0].provider),
+                             "owned_by": serving[0].id, "served_by": [c.id for c in serving]})  # fmt: skip
     return data
 
 
