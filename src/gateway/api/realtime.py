@@ -5,7 +5,7 @@ Authentication happens before any vendor is contacted: ``Authorization: Bearer <
 set headers, ``Sec-WebSocket-Protocol: vgw-key.<key>`` (that subprotocol is echoed). Failures are reported *after*
 accepting the socket — an error event ``{"type": "error", "error": {"type", "message", "request_id"}}`` then a close
 with ``4000 + HTTP status`` (4401 unauthorized, 4403 forbidden, 4400 invalid request, 4429 limited, 4503 nothing to
-try) — because a refused upgrade gives a browser no reason at all.
+try, the reason naming the vendors that could serve the session if configured) — because a refused upgrade gives a browser no reason at all.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ async def listen_legs(found: Caller, options: ListenOptions, pinned: str | None)
     candidates = await select_candidates(
         found.gateway, found.workspace_id, Capability.STT, pinned=pinned,
         can_serve=lambda c: bool(listen_routes(c.id)),
-        estimate=lambda c: listen_routes(c.id)[0].cost(60),
+        estimate=lambda c: listen_routes(c.id)[0].cost(60), asked="realtime transcription (/voice/realtime)",
     )  # fmt: skip
     order = (options.model, *(m for m in LISTEN_MODELS if m != options.model))
     legs = [Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model]
@@ -263,7 +263,7 @@ async def speak_legs(found: Caller, pinned: str | None) -> list[SpeakLeg]:
     candidates = await select_candidates(
         found.gateway, found.workspace_id, Capability.TTS, pinned=pinned,
         can_serve=lambda c: bool(speak_routes(c.id)),
-        estimate=lambda c: speak_routes(c.id)[0].cost(1000),
+        estimate=lambda c: speak_routes(c.id)[0].cost(1000), asked="streaming speech (/voice/speak-stream)",
     )  # fmt: skip
     return [Leg(c, route) for c in candidates for route in speak_routes(c.id)]
 

@@ -144,3 +144,24 @@ async def test_a_session_whose_vendor_drops_continues_on_the_builtin_recognizer(
     assert [e["event"] for e in events if e["type"] == "turn"].count("EndOfTurn") >= 1
     rows = await deepgram_then_builtin.usage_rows()
     assert [(r["provider"], r["segment"]) for r in rows] == [("deepgram", 0), ("local", 1)]
+
+
+@pytest.fixture
+async def nothing_configured() -> AsyncIterator[GatewayServer]:
+    async for server in running_gateway({}):  # no vendor key, built-in fallback turned off by the platform
+        yield server
+
+
+@pytest.mark.parametrize(("path", "asked"), [("/voice/realtime", "realtime transcription"),
+                                             ("/voice/speak-stream", "streaming speech")])  # fmt: skip
+async def test_nothing_to_serve_closes_4503_naming_who_could(
+    nothing_configured: GatewayServer, path: str, asked: str
+) -> None:
+    headers = {"Authorization": f"Bearer {nothing_configured.key}"}
+    async with connect(f"{nothing_configured.ws_url}{path}", additional_headers=headers) as ws:
+        events = await collect(ws)
+    assert ws.close_code == 4503
+    error = events[0]["error"]
+    assert error["type"] == "no_providers_available"
+    assert asked in error["message"] and "needs one of: deepgram, workers_ai, local" in error["message"]
+    assert ws.close_reason and ws.close_reason in error["message"]
