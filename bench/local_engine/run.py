@@ -106,7 +106,7 @@ async def session(url: str, key: str, pcm: bytes, paced: bool) -> dict[str, floa
             await ws.send(json.dumps({"type": "CloseStream"}))
 
         sender = asyncio.ensure_future(send())
-        async for message in ws:
+        async for message in _messages(ws):
             event = json.loads(message)
             now = time.monotonic() - started
             if event["type"] == "transcript" and event["text"] and "first_interim" not in figures:
@@ -115,8 +115,19 @@ async def session(url: str, key: str, pcm: bytes, paced: bool) -> dict[str, floa
                 figures["first_final"] = now - event["end"]  # from the moment its speech ended
             if event["type"] == "session_end":
                 figures["wall"] = now
-        await sender
+        sender.cancel()
+        figures["close"] = ws.close_code or 0
     return figures
+
+
+async def _messages(ws):  # type: ignore[no-untyped-def]
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        async for message in ws:
+            yield message
+    except ConnectionClosed:
+        return
 
 
 async def bench_realtime(sessions: list[int]) -> None:
@@ -161,10 +172,12 @@ async def bench_realtime(sessions: list[int]) -> None:
                 wall = time.monotonic() - started
                 sampler.cancel()
                 per_session = [c / wall * 100 for c in cpu_seen.values()]
-                interim = statistics.median(r["first_interim"] for r in results)
-                final = statistics.median(r["first_final"] for r in results)
+                ok = [r for r in results if r.get("close") == 1000 and "first_final" in r]
+                interim = statistics.median(r["first_interim"] for r in ok) if ok else float("nan")
+                final = statistics.median(r["first_final"] for r in ok) if ok else float("nan")
+                failed = f" ({n - len(ok)} of {n} sessions failed)" if len(ok) < n else ""
                 print(f"| {n} | {interim * 1000:.0f} ms | {final * 1000:.0f} ms | "
-                      f"{statistics.mean(per_session):.1f} % (max {max(per_session):.1f} %) |")
+                      f"{statistics.mean(per_session):.1f} % (max {max(per_session):.1f} %){failed} |")
         finally:
             server.stop()
 
