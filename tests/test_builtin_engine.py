@@ -98,7 +98,8 @@ async def gw_builtin_only() -> AsyncIterator[GatewayHarness]:
 
 @pytest.mark.parametrize(("fmt", "content_type", "magic"),
                          [("mp3", "audio/mpeg", (b"ID3", b"\xff")), ("opus", "audio/ogg", (b"OggS",)),
-                          ("wav", "audio/wav", (b"RIFF",)), ("pcm", "audio/pcm", (b"",))])  # fmt: skip
+                          ("wav", "audio/wav", (b"RIFF",)), ("pcm", "audio/pcm", (b"",)),
+                          ("flac", "audio/flac", (b"fLaC",))])  # fmt: skip
 async def test_openai_speech_in_every_format_with_no_vendor_account(
     gw_builtin_only: GatewayHarness, fmt: str, content_type: str, magic: tuple[bytes, ...]
 ) -> None:

@@ -34,7 +34,8 @@ class Unit(str, Enum):
     OUTPUT_TOKEN = "output_tokens"
 
 
-AUDIO_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "opus": "audio/ogg"}
+AUDIO_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "opus": "audio/ogg",
+                       "flac": "audio/flac"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,8 @@ def invalid(message: str, param: str | None = None) -> InvalidRequest:
 
 
 # -- POST /v1/audio/speech -----------------------------------------------------------------------------------------
-SPEECH_FORMATS = frozenset({"mp3", "opus", "wav", "pcm"})
-OPENAI_ONLY_FORMATS = frozenset({"aac", "flac"})  # valid at OpenAI, not produced by this gateway
+SPEECH_FORMATS = frozenset({"mp3", "opus", "wav", "pcm", "flac"})  # flac: the vendors that make it (the built-in engine)
+OPENAI_ONLY_FORMATS = frozenset({"aac"})  # valid at OpenAI, not produced by this gateway
 OPENAI_PCM_SAMPLE_RATE = 24000  # OpenAI defines response_format=pcm as 24 kHz 16-bit mono: keep that promise
 MAX_SPEECH_INPUT = 4096
 # OpenAI's voices → the gateway's aliases, so another vendor serving the request picks a comparable voice.
@@ -200,10 +200,10 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
         raise invalid("input must contain something to say", "input")
     fmt = body.response_format
     if fmt in OPENAI_ONLY_FORMATS:
-        raise invalid(f"response_format {fmt!r} is not supported by this gateway; use mp3, opus, wav or pcm",
+        raise invalid(f"response_format {fmt!r} is not supported by this gateway; use mp3, opus, wav, pcm or flac",
                       "response_format")  # fmt: skip
     if fmt not in SPEECH_FORMATS:
-        raise invalid(f"response_format must be one of mp3, opus, wav, pcm (got {fmt!r})", "response_format")
+        raise invalid(f"response_format must be one of mp3, opus, wav, pcm, flac (got {fmt!r})", "response_format")
     if body.stream_format not in (None, "audio"):
         raise invalid("only stream_format 'audio' is supported", "stream_format")
 

@@ -56,7 +56,7 @@ class LocalProvider(Provider):
     id = "local"
     capabilities = frozenset({Capability.TTS, Capability.STT})
     prices = PriceTable(as_of="2026-06-01", prices={"*": {}})  # runs on our own CPU: every unit costs 0
-    tts_formats = frozenset({"wav", "pcm", "mp3", "opus"})  # MP3 and Ogg Opus through libsndfile (see ``encode``)
+    tts_formats = frozenset({"wav", "pcm", "mp3", "opus", "flac"})  # MP3, Ogg Opus, FLAC via libsndfile (``encode``)
     default_tts_model = TTS_MODEL
     default_stt_model = STT_MODEL
     # Variants chosen by speaking test sentences and recognizing them back with our own STT (20 sentences, share of

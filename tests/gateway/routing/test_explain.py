@@ -48,7 +48,7 @@ async def test_503_names_the_request_the_vendors_that_could_and_what_the_builtin
     assert message.startswith("no configured vendor can serve speech in wav in 'tlh'; it needs one of: ")
     able = message.split("it needs one of: ", 1)[1].split(";", 1)[0].split(", ")
     assert "local" not in able and "openai" in able
-    assert "the built-in engine (local) makes mp3, opus, pcm, wav at 8000-48000 Hz" in message
+    assert "the built-in engine (local) makes flac, mp3, opus, pcm, wav at 8000-48000 Hz" in message
 
 
 async def test_nothing_configured_names_the_vendors_to_configure(nothing_configured: GatewayHarness) -> None:

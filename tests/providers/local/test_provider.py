@@ -24,7 +24,7 @@ def test_identity_prices_and_configuration(provider: LocalProvider) -> None:
     assert "local" in available_provider_ids()
     assert isinstance(get_provider("local"), LocalProvider)
     assert provider.capabilities == {Capability.TTS, Capability.STT}
-    assert provider.tts_formats == {"wav", "pcm", "mp3", "opus"}
+    assert provider.tts_formats == {"wav", "pcm", "mp3", "opus", "flac"}
     assert provider.credentials_from_env({}) == Credentials(api_key=None, base_url="local:")
     assert provider.estimate_synthesis_cost(SynthesisRequest(text=TEXT, format="wav")) == Decimal(0)
 
