@@ -19,6 +19,8 @@ pytest.importorskip("pocketsphinx")
 
 SENTENCE = "hello world this is a test of the gateway"
 CONTENT_WORDS = {"hello", "world", "test", "gateway"}
+TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Please call me tomorrow morning at the office."
+TWO_SENTENCE_WORDS = {"quick", "brown", "fox", "jumps", "lazy", "dog", "please", "call", "tomorrow", "morning", "office"}
 
 
 def recovered(text: str) -> set[str]:
@@ -92,7 +94,8 @@ def test_round_trip_through_the_running_local_server_with_no_vendor_account(tmp_
 
 @pytest.fixture
 async def gw_builtin_only() -> AsyncIterator[GatewayHarness]:
-    async for harness in make_gateway({}, builtin=True):
+    # The engines share the CPU with the rest of the suite: the harness's 1 s attempt timeout is for fakes.
+    async for harness in make_gateway({"ATTEMPT_TIMEOUT_SECONDS": "30"}, builtin=True):
         yield harness
 
 
@@ -105,7 +108,7 @@ async def test_openai_speech_in_every_format_with_no_vendor_account(
 ) -> None:
     gw = gw_builtin_only
     r = await gw.client.post("/v1/audio/speech", headers=gw.auth(),
-                             json={"model": "tts-1", "voice": "onyx", "input": SENTENCE, "response_format": fmt})
+                             json={"model": "tts-1", "voice": "onyx", "input": TWO_SENTENCES, "response_format": fmt})
     assert r.status_code == 200, r.text
     assert r.headers["x-provider"] == "local" and r.headers["content-type"].startswith(content_type)
     assert r.content.startswith(magic) and len(r.content) > 2000
@@ -113,9 +116,10 @@ async def test_openai_speech_in_every_format_with_no_vendor_account(
     audio, upload_type = (wav_from_pcm(r.content, 24000), "audio/wav") if fmt == "pcm" else (r.content, content_type)
     t = await gw.client.post("/voice/transcribe", content=audio, headers={**gw.auth(), "Content-Type": upload_type})
     assert t.status_code == 200, t.text
-    # (PocketSphinx is a small model: at 24 kHz it hears "hello world this is a fifth of the day when"; two of the
-    # four content words is what a codec that kept the speech gives, silence or noise gives none.)
-    assert len(recovered(t.json()["text"])) >= 2, t.json()["text"]
+    # PocketSphinx is a small model and espeak-ng's voices add random noise: over 8 runs per format it recovered 6-10
+    # of the 11 content words (wav 8, mp3 6-8, opus 8-10, flac 8). Noise or a broken codec gives none.
+    heard = TWO_SENTENCE_WORDS & set(t.json()["text"].split())
+    assert len(heard) >= 5, t.json()["text"]
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "wav", "pcm"])
