@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-import httpx  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
+import httpx
+from websockets.asyncio.client import connect
 
-from bench._procs import Process, free_port  # noqa: E402
+from bench._procs import Process, free_port
 
 RATE = 16000
 FRAME = RATE * 2 // 50  # 20 ms

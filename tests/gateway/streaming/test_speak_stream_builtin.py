@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, deepgram_ws_env, running_gateway
 from .test_realtime_builtin import enable_builtin
