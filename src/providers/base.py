@@ -36,7 +36,8 @@ class Unit(str, Enum):
     MINUTE = "minutes"  # voice-agent call time
 
 
-AUDIO_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "opus": "audio/ogg"}
+AUDIO_CONTENT_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "opus": "audio/ogg",
+                       "flac": "audio/flac"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class SynthesisRequest:
     sample_rate: int | None = None
     speed: float | None = None
     language: str | None = None
+
+    def describe(self) -> str:
+        """What was asked, as an error message names it: ``speech in mp3 at 44100 Hz in "tlh"``."""
+        out = f"speech in {self.format}"
+        if self.sample_rate:
+            out += f" at {self.sample_rate} Hz"
+        if self.language:
+            out += f" in {self.language!r}"
+        return out
 
 
 @dataclass
@@ -246,6 +256,12 @@ class Provider:
             return False
         rates = self.tts_sample_rates.get(request.format)
         return not (request.sample_rate and rates and request.sample_rate not in rates)
+
+    def describe_support(self, capability: Capability) -> str | None:
+        """What this vendor can do, for an error that says why it was not chosen (``makes mp3, wav``)."""
+        if capability is Capability.TTS and self.tts_formats:
+            return f"makes {', '.join(sorted(self.tts_formats))}"
+        return None
 
     # -- operations (override what the vendor supports) ----------------------------------------------------------
     async def synthesize(self, call: Call, request: SynthesisRequest) -> SynthesisResult:

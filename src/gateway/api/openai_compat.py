@@ -142,8 +142,8 @@ def invalid(message: str, param: str | None = None) -> InvalidRequest:
 
 
 # -- POST /v1/audio/speech -----------------------------------------------------------------------------------------
-SPEECH_FORMATS = frozenset({"mp3", "opus", "wav", "pcm"})
-OPENAI_ONLY_FORMATS = frozenset({"aac", "flac"})  # valid at OpenAI, not produced by this gateway
+SPEECH_FORMATS = frozenset({"mp3", "opus", "wav", "pcm", "flac"})  # flac: the vendors that make it (the built-in engine)
+OPENAI_ONLY_FORMATS = frozenset({"aac"})  # valid at OpenAI, not produced by this gateway
 OPENAI_PCM_SAMPLE_RATE = 24000  # OpenAI defines response_format=pcm as 24 kHz 16-bit mono: keep that promise
 MAX_SPEECH_INPUT = 4096
 # OpenAI's voices → the gateway's aliases, so another vendor serving the request picks a comparable voice.
@@ -201,10 +201,10 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
         raise invalid("input must contain something to say", "input")
     fmt = body.response_format
     if fmt in OPENAI_ONLY_FORMATS:
-        raise invalid(f"response_format {fmt!r} is not supported by this gateway; use mp3, opus, wav or pcm",
+        raise invalid(f"response_format {fmt!r} is not supported by this gateway; use mp3, opus, wav, pcm or flac",
                       "response_format")  # fmt: skip
     if fmt not in SPEECH_FORMATS:
-        raise invalid(f"response_format must be one of mp3, opus, wav, pcm (got {fmt!r})", "response_format")
+        raise invalid(f"response_format must be one of mp3, opus, wav, pcm, flac (got {fmt!r})", "response_format")
     if body.stream_format not in (None, "audio"):
         raise invalid("only stream_format 'audio' is supported", "stream_format")
 
@@ -225,6 +225,7 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
             pinned=body.provider,
             can_serve=lambda c: c.provider.supports_synthesis(speech_request_for(c.provider, body)),
             estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
+            asked=f"speech in {fmt}",
         )
 
     return await synthesis_response(found, lookup, find_candidates, lambda provider: speech_request_for(provider, body),
@@ -437,15 +438,32 @@ def _created(provider: Provider) -> int:
     return 0
 
 
+# The model names OpenAI's audio endpoints take. Any vendor serves them here (with its own model when it is not
+# OpenAI), so they are listed whenever some vendor can serve the endpoint: an SDK that checks the list finds them.
+ENDPOINT_MODELS = {
+    Capability.TTS: ("tts-1", "tts-1-hd", "gpt-4o-mini-tts"),
+    Capability.STT: ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"),
+}
+
+
 async def _workspace_models(found: Caller) -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for candidate in await found.gateway.directory.configured(found.workspace_id):
+    directory = found.gateway.directory
+    for candidate in await directory.configured(found.workspace_id):
         for model in provider_models(candidate.provider):
             if model not in seen:
                 seen.add(model)
                 data.append({"id": model, "object": "model", "created": _created(candidate.provider),
                              "owned_by": candidate.id})  # fmt: skip
+    for capability, names in ENDPOINT_MODELS.items():
+        serving = await directory.candidates(found.workspace_id, capability)
+        for model in names:
+            if serving and model not in seen:
+                seen.add(model)
+                # owned_by: the vendor that serves it first (priority order; the built-in engine last)
+                data.append({"id": model, "object": "model", "created": _created(serving[0].provider),
+                             "owned_by": serving[0].id, "served_by": [c.id for c in serving]})  # fmt: skip
     return data
 
 

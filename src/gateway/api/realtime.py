@@ -5,7 +5,7 @@ Authentication happens before any vendor is contacted: ``Authorization: Bearer <
 set headers, ``Sec-WebSocket-Protocol: vgw-key.<key>`` (that subprotocol is echoed). Failures are reported *after*
 accepting the socket — an error event ``{"type": "error", "error": {"type", "message", "request_id"}}`` then a close
 with ``4000 + HTTP status`` (4401 unauthorized, 4403 forbidden, 4400 invalid request, 4429 limited, 4503 nothing to
-try) — because a refused upgrade gives a browser no reason at all.
+try, the reason naming the vendors that could serve the session if configured) — because a refused upgrade gives a browser no reason at all.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from gateway.api.deps import Caller
 from gateway.auth import bearer_token
 from gateway.billing import Charge
-from gateway.errors import Forbidden, GatewayError, InvalidRequest, ProviderError
+from gateway.errors import ErrorClass, Forbidden, GatewayError, InvalidRequest, ProviderError
 from gateway.middleware import request_id_of
 from gateway.ports import UpstreamWebSocket
 from gateway.routing.select import select_candidates
@@ -166,17 +166,21 @@ def _leg_opener(gateway: Gateway, options: Any) -> Callable[[Leg[Any]], Awaitabl
     return open_leg
 
 
-async def _end(client: StarletteClient, found: Caller, failed: bool, charges: list[Charge], summary: dict[str, Any]) -> None:
-    """The session's last words: an error if every vendor failed, then ``session_end`` with the cost, then close."""
+async def _end(client: StarletteClient, found: Caller, failed: bool, charges: list[Charge], summary: dict[str, Any],
+               last_error: ProviderError | None = None) -> None:
+    """The session's last words: an error if every vendor failed, then ``session_end`` with the cost, then close.
+    When the last vendor tried was only busy (at its session limit, or 429), the close is 1013 "try again later"."""
+    busy = last_error is not None and last_error.error_class is ErrorClass.RATE_LIMITED
     if failed:
+        reason = f": {last_error.provider}: {last_error.message}" if last_error is not None else ""
         await client.send_json({"type": "error", "error": {
-            "type": "upstream_error", "message": "every vendor failed for this session",
-            "request_id": found.request_id}})  # fmt: skip
+            "type": "rate_limited" if busy else "upstream_error",
+            "message": f"every vendor failed for this session{reason}"[:500], "request_id": found.request_id}})  # fmt: skip
     await client.send_json({
         "type": "session_end", **summary, "cost": sum((c.final_micros for c in charges), 0) / 1_000_000,
         "requestId": found.request_id,
     })  # fmt: skip
-    await client.close(1011 if failed else 1000)
+    await client.close((1013 if busy else 1011) if failed else 1000)
 
 
 def _call(gateway: Gateway, credentials: Any) -> Call:
@@ -207,10 +211,12 @@ async def listen_legs(found: Caller, options: ListenOptions, pinned: str | None)
     candidates = await select_candidates(
         found.gateway, found.workspace_id, Capability.STT, pinned=pinned,
         can_serve=lambda c: bool(listen_routes(c.id)),
-        estimate=lambda c: listen_routes(c.id)[0].cost(60),
+        estimate=lambda c: listen_routes(c.id)[0].cost(60), asked="realtime transcription (/voice/realtime)",
     )  # fmt: skip
     order = (options.model, *(m for m in LISTEN_MODELS if m != options.model))
-    return [Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model]
+    legs = [Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model]
+    # A vendor's own engine (a model no other vendor serves, like the built-in recognizer) is the last resort.
+    return legs + [Leg(c, route) for c in candidates for route in listen_routes(c.id) if route.model not in order]
 
 
 @router.websocket("/voice/realtime")
@@ -227,6 +233,11 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
     markup = await gateway.markup_for(found.workspace)
     failed, ok = _failover_hooks(found)
     charges: list[Charge] = []
+    errors: list[ProviderError] = []
+
+    def leg_failed(leg: Leg[Any], error: ProviderError, following: Leg[Any] | None) -> None:
+        errors.append(error)
+        failed(leg, error, following)
 
     def segment_done(segment: Segment) -> None:
         route = segment.leg.route
@@ -238,14 +249,14 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
             unit_prices=route.unit_prices(), segment=segment.index, audio_seconds=seconds,
         )
 
-    hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done, leg_failed=failed,
+    hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done, leg_failed=leg_failed,
                          leg_ok=ok)
     result = await ListenRelay(client, legs, options, config, gateway.runtime.clock, hooks).run()
     await _end(client, found, result.failed, charges, {
         "duration": round(result.duration, 3),
         "segments": [{"provider": s.leg.provider_id, "model": s.leg.route.model, "audio_seconds": round(s.seconds, 3)}
                      for s in result.segments],
-    })  # fmt: skip
+    }, errors[-1] if errors else None)  # fmt: skip
 
 
 # -- /voice/speak-stream ------------------------------------------------------------------------------------------
@@ -253,7 +264,7 @@ async def speak_legs(found: Caller, pinned: str | None) -> list[SpeakLeg]:
     candidates = await select_candidates(
         found.gateway, found.workspace_id, Capability.TTS, pinned=pinned,
         can_serve=lambda c: bool(speak_routes(c.id)),
-        estimate=lambda c: speak_routes(c.id)[0].cost(1000),
+        estimate=lambda c: speak_routes(c.id)[0].cost(1000), asked="streaming speech (/voice/speak-stream)",
     )  # fmt: skip
     return [Leg(c, route) for c in candidates for route in speak_routes(c.id)]
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from gateway.errors import InvalidRequest, NoProvidersAvailable
 from gateway.routing.directory import Candidate
+from gateway.routing.explain import unservable
 from gateway.routing.strategies import order_candidates
 from gateway.services import Gateway
 from providers import PROVIDER_IDS
@@ -42,7 +43,9 @@ async def select_candidates(
     pinned: str | None,
     can_serve: Callable[[Candidate], bool],
     estimate: Callable[[Candidate], Decimal],
+    asked: str | None = None,
 ) -> list[Candidate]:
+    """``asked`` names the request in the 503 when nothing can serve it (``speech in mp3 at 44100 Hz``)."""
     if pinned is not None:
         require_known_provider(pinned)
     candidates = await gateway.directory.candidates(workspace_id, capability)
@@ -52,11 +55,7 @@ async def select_candidates(
             raise NoProvidersAvailable(f"provider {pinned!r} is not configured for {capability.value} in this workspace")
     able = [c for c in candidates if can_serve(c)]
     if not able:
-        if candidates:
-            raise NoProvidersAvailable(
-                f"no configured vendor supports this {capability.value} request (format, sample rate, language or length)"
-            )
-        raise NoProvidersAvailable(f"no vendor is configured for {capability.value}")
+        raise NoProvidersAvailable(unservable(capability, asked, candidates, can_serve))
     stored = await gateway.strategy_for(workspace_id)
     strategy, config = stored if stored else (gateway.settings.default_strategy, {})
     return order_candidates(

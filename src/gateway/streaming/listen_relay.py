@@ -270,7 +270,7 @@ class ListenRelay:
             kept = shifted.after(self._committed + DUPLICATE_TOLERANCE) if self._switched else shifted
             if kept is None:
                 return []
-            derive = self._turn_based and self.segment.leg.route.protocol.name != "flux"
+            derive = self._turn_based and not self.segment.leg.route.protocol.emits_turns
             before: list[Event] = []
             if derive and kept.text and not self._turn_open:
                 before = self._renumbered(Turn("StartOfTurn", "", 0, kept.start, kept.end))
@@ -285,10 +285,20 @@ class ListenRelay:
         if isinstance(event, Turn):
             self._turn_based = True
             shifted = event.shifted(offset, 0)
-            if self._switched and shifted.end <= self._committed + DUPLICATE_TOLERANCE and event.event != "StartOfTurn":
+            if self._switched and self._replayed_turn(shifted):
                 return []
             return self._renumbered(shifted)
         return [event.shifted(offset)]
+
+    def _replayed_turn(self, turn: Turn) -> bool:
+        """After a switch: a turn event about audio the client already has a final for. A turn that starts before
+        the last final's end is the replayed tail of an old turn; an EndOfTurn with no turn open closes nothing (the
+        one closing the open turn passes even though its final, just sent, moved the committed point up to it)."""
+        if turn.event == "StartOfTurn":
+            return turn.start < self._committed - DUPLICATE_TOLERANCE
+        if turn.event == "EndOfTurn":
+            return not self._turn_open
+        return turn.end <= self._committed + DUPLICATE_TOLERANCE
 
     def _renumbered(self, turn: Turn) -> list[Event]:
         if turn.event == "StartOfTurn":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-_ENGINE_PACKAGES = ("espeakng_loader", "pocketsphinx", "miniaudio", "soxr", "numpy")
+_ENGINE_PACKAGES = ("espeakng_loader", "pocketsphinx", "miniaudio", "soxr", "numpy", "soundfile")
 _missing = [name for name in _ENGINE_PACKAGES if find_spec(name) is None]
 if _missing:
     raise ImportError(f"the local speech engines need the optional packages: {', '.join(_missing)}")

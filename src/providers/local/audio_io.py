@@ -1,9 +1,9 @@
 """Audio in and out of the local engines: decode an upload to mono 16-bit samples, resample, wrap PCM as WAV.
 
 WAV goes through the standard library's ``wave``; MP3, FLAC and Ogg Vorbis through ``miniaudio`` (which decodes
-but cannot encode); resampling through ``soxr``. Uploads are untrusted: every failure becomes :class:`BadAudio`
-(the bytes are not audio we can read) or :class:`UnsupportedAudio` (real audio in a codec we have no decoder for),
-which the provider maps onto its error classes.
+but cannot encode); Ogg Opus through ``soundfile`` (libsndfile); resampling through ``soxr``. Uploads are untrusted:
+every failure becomes :class:`BadAudio` (the bytes are not audio we can read) or :class:`UnsupportedAudio` (real
+audio in a codec we have no decoder for), which the provider maps onto its error classes.
 """
 
 from __future__ import annotations
@@ -92,12 +92,23 @@ _MINIAUDIO_READERS = {"mp3": miniaudio.mp3_read_s16, "flac": miniaudio.flac_read
 
 def _decode_compressed(data: bytes, fmt: str) -> tuple[np.ndarray, int, int]:
     if fmt == "ogg" and b"OpusHead" in data[:512]:
-        raise UnsupportedAudio("Ogg Opus cannot be decoded by the local engine (Ogg Vorbis can)")
+        return _decode_opus(data)
     try:
         decoded = _MINIAUDIO_READERS[fmt](data)
     except (miniaudio.MiniaudioError, ZeroDivisionError, ValueError) as exc:
         raise BadAudio(f"unreadable {fmt} audio: {exc}") from None
     return np.frombuffer(decoded.samples, dtype=np.int16), decoded.nchannels, decoded.sample_rate
+
+
+def _decode_opus(data: bytes) -> tuple[np.ndarray, int, int]:
+    """Ogg Opus through libsndfile (miniaudio has no Opus decoder)."""
+    import soundfile
+
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise BadAudio(f"unreadable Ogg Opus audio: {exc}") from None
+    return np.ascontiguousarray(samples).reshape(-1), samples.shape[1], rate
 
 
 def _decode_raw_pcm(data: bytes, content_type: str | None) -> tuple[np.ndarray, int, int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from gateway.audio import wav_from_pcm
@@ -31,9 +31,13 @@ from providers.base import (
     TranscriptionResult,
     Word,
 )
+from providers.local.encode import encode, output_rate, streamable_mp3
 from providers.local.errors import BadAudio, Cancelled, EngineError, UnsupportedAudio
+from providers.local.live_protocol import LISTEN_ROUTES
+from providers.local.live_session import SESSIONS_ENV
 from providers.local.offload import run_blocking
 from providers.local.recognizer import SphinxProcess
+from providers.local.speak_session import speak_route
 from providers.local.stt import SAMPLE_RATE as RECOGNIZER_RATE
 from providers.local.tts import EspeakEngine, words_per_minute
 from providers.local.voices import choose_voice
@@ -52,7 +56,7 @@ class LocalProvider(Provider):
     id = "local"
     capabilities = frozenset({Capability.TTS, Capability.STT})
     prices = PriceTable(as_of="2026-06-01", prices={"*": {}})  # runs on our own CPU: every unit costs 0
-    tts_formats = frozenset({"wav", "pcm"})  # no well-kept MP3/Opus encoder is installed: not a candidate for those
+    tts_formats = frozenset({"wav", "pcm", "mp3", "opus", "flac"})  # MP3, Ogg Opus, FLAC via libsndfile (``encode``)
     default_tts_model = TTS_MODEL
     default_stt_model = STT_MODEL
     # Variants chosen by speaking test sentences and recognizing them back with our own STT (20 sentences, share of
@@ -65,9 +69,16 @@ class LocalProvider(Provider):
         "neutral": "en-us+robosoft2",
     }
 
+    # Realtime speech-to-text on /voice/realtime and streaming speech on /voice/speak-stream: in-process routes
+    # (see ``live_protocol`` and ``speak_session``).
+    listen_routes = LISTEN_ROUTES
+    speak_routes = (speak_route(lambda text, voice, rate, cancel: _speak_stream(text, voice, rate, cancel)),)
+
     @classmethod
     def credentials_from_env(cls, env: Mapping[str, str]) -> Credentials | None:
-        return Credentials(api_key=None, base_url="local:")  # nothing to configure: the engines are installed
+        # Nothing to configure: the engines are installed. The realtime session bound rides along as an extra.
+        extra = {SESSIONS_ENV: env[SESSIONS_ENV]} if env.get(SESSIONS_ENV) else {}
+        return Credentials(api_key=None, base_url="local:", extra=extra)
 
     @classmethod
     def builtin_credentials(cls, env: Mapping[str, str], bindings: Mapping[str, Any]) -> Credentials | None:
@@ -83,6 +94,12 @@ class LocalProvider(Provider):
             return self._voice(request) is not None
         except EngineError:
             return False  # the engine cannot load here; the probe reports why
+
+    def describe_support(self, capability: Capability) -> str | None:
+        if capability is Capability.TTS:
+            formats = ", ".join(sorted(self.tts_formats))
+            return f"makes {formats} at {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz in the languages espeak-ng speaks"
+        return None
 
     def _voice(self, request: SynthesisRequest) -> str | None:
         catalogue = _espeak.catalogue()
@@ -101,15 +118,19 @@ class LocalProvider(Provider):
         rate = request.sample_rate
         if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
             raise ProviderError(self.id, ErrorClass.UNSUPPORTED, f"sample rate {rate} is outside 8000-48000 Hz")
-        pcm, rate = await self._guarded(call, run_blocking(_speak, self, request))
-        audio = wav_from_pcm(pcm, rate) if request.format == "wav" else pcm
+        audio, seconds = await self._guarded(call, run_blocking(_speak_encoded, self, request))
         return SynthesisResult(
             audio=audio,
             content_type=AUDIO_CONTENT_TYPES[request.format],
             model=TTS_MODEL,
             characters=len(request.text),
-            duration=len(pcm) / 2 / rate,
+            duration=seconds,
         )
+
+    async def stream_synthesis(self, call: Call, request: SynthesisRequest) -> AsyncIterator[bytes]:
+        result = await self.synthesize(call, request)
+        # /voice/stream joins one of these per sentence: an MP3's Info frame would end playback after the first.
+        yield streamable_mp3(result.audio) if request.format == "mp3" else result.audio
 
     async def transcribe(self, call: Call, request: TranscriptionRequest) -> TranscriptionResult:
         return await self._guarded(call, self._transcribe(request))
@@ -160,9 +181,31 @@ def _speak(provider: LocalProvider, request: SynthesisRequest, cancel: threading
     from providers.local.audio_io import resample_pcm  # numpy, soxr: loaded on first use, not at import
 
     native = _espeak.sample_rate
-    rate = request.sample_rate or native  # default: espeak-ng's own 22,050 Hz, no resampling
+    # default: espeak-ng's own 22,050 Hz (no resampling), raised to a rate the codec can carry
+    rate = output_rate(request.format, native, request.sample_rate)
     pcm = _espeak.synthesize(request.text, voice, words_per_minute(request.speed), cancel)
     return resample_pcm(pcm, native, rate), rate
+
+
+def _speak_stream(text: str, voice: str | None, rate: int, cancel: threading.Event) -> bytes:
+    """One /voice/speak-stream flush as PCM at the session's rate."""
+    request = SynthesisRequest(text=text, voice=voice, format="pcm", sample_rate=rate)
+    return _speak(LocalProvider(), request, cancel)[0]
+
+
+def _speak_encoded(provider: LocalProvider, request: SynthesisRequest, cancel: threading.Event) -> tuple[bytes, float]:
+    """(audio in the requested format, seconds of speech)."""
+    pcm, rate = _speak(provider, request, cancel)
+    return package(pcm, rate, request.format), len(pcm) / 2 / rate
+
+
+def package(pcm: bytes, rate: int, fmt: str) -> bytes:
+    """PCM as the API format: raw, WAV-wrapped, or encoded."""
+    if fmt == "pcm":
+        return pcm
+    if fmt == "wav":
+        return wav_from_pcm(pcm, rate)
+    return encode(pcm, rate, fmt)
 
 
 def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: threading.Event) -> tuple[bytes, float]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from providers.realtime.events import Event, Other, Transcript, Turn, Word
 
@@ -38,6 +38,9 @@ def _words(raw: Any) -> tuple[Word, ...]:
 @dataclass(frozen=True)
 class ListenProtocol:
     name: str
+    # True when the vendor reports turns itself (StartOfTurn/EndOfTurn); otherwise the relay derives them from
+    # ``speech_final`` results when the session started on a turn-based vendor.
+    emits_turns: ClassVar[bool] = False
 
     def keepalive(self, sample_rate: int, bytes_per_sample: int) -> str | bytes:
         raise NotImplementedError
@@ -90,6 +93,8 @@ class NovaProtocol(ListenProtocol):
 
 
 class FluxProtocol(ListenProtocol):
+    emits_turns = True
+
     def keepalive(self, sample_rate: int, bytes_per_sample: int) -> str | bytes:
         return bytes(int(sample_rate * SILENCE_SECONDS) * bytes_per_sample)
 

@@ -195,7 +195,18 @@ LISTEN_ROUTES: dict[str, tuple[ListenRoute, ...]] = {
 
 
 def listen_routes(provider_id: str) -> tuple[ListenRoute, ...]:
-    return LISTEN_ROUTES.get(provider_id, ())
+    """The vendor's realtime speech-to-text routes: the ones above, or those its adapter declares (``listen_routes``
+    on the provider class: an engine that runs in-process rather than at a URL)."""
+    return LISTEN_ROUTES.get(provider_id) or _declared(provider_id, "listen_routes")
+
+
+def _declared(provider_id: str, attribute: str) -> tuple[Any, ...]:
+    from providers import UnknownProvider, get_provider
+
+    try:
+        return tuple(getattr(get_provider(provider_id), attribute, ()))
+    except (UnknownProvider, ImportError):
+        return ()
 
 
 # -- streaming text-to-speech (Aura over WebSocket: Speak / Flush / Clear / Close) --------------------------------
@@ -259,4 +270,4 @@ SPEAK_SAMPLE_RATES = {"deepgram": None, "workers_ai": 24000}  # None: any linear
 
 def speak_routes(provider_id: str) -> tuple[SpeakRoute, ...]:
     route = SPEAK_ROUTES.get(provider_id)
-    return (route,) if route else ()
+    return (route,) if route else _declared(provider_id, "speak_routes")

@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8787)
     dev.add_argument("--state-dir", type=Path, default=Path(".state"), help="where the local D1/KV live")
     dev.add_argument("--log-level", default="info")
+    from runtimes.local import realtime_client
+
+    realtime_client.add_parser(commands)
     return parser
 
 
@@ -75,13 +78,17 @@ def run(main_coroutine) -> None:  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s")
     if args.command == "dev":
         try:
             run(serve(args.host, args.port, args.state_dir, args.log_level))
         except KeyboardInterrupt:
             pass
         return 0
+    if args.command == "realtime":
+        from runtimes.local import realtime_client
+
+        return realtime_client.main(args)
     return 2
 
 

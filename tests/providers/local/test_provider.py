@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ def test_identity_prices_and_configuration(provider: LocalProvider) -> None:
     assert "local" in available_provider_ids()
     assert isinstance(get_provider("local"), LocalProvider)
     assert provider.capabilities == {Capability.TTS, Capability.STT}
-    assert provider.tts_formats == {"wav", "pcm"}
+    assert provider.tts_formats == {"wav", "pcm", "mp3", "opus", "flac"}
     assert provider.credentials_from_env({}) == Credentials(api_key=None, base_url="local:")
     assert provider.estimate_synthesis_cost(SynthesisRequest(text=TEXT, format="wav")) == Decimal(0)
 
@@ -33,7 +34,8 @@ def test_routing_checks_formats_rates_and_languages(provider: LocalProvider) -> 
         return provider.supports_synthesis(SynthesisRequest(text=TEXT, **kwargs))  # type: ignore[arg-type]
 
     assert ok(format="wav") and ok(format="pcm", sample_rate=8000) and ok(format="wav", sample_rate=48000)
-    assert not ok(format="mp3") and not ok(format="opus")  # no encoder installed: never a candidate
+    assert ok(format="mp3") and ok(format="opus", sample_rate=44100)  # libsndfile encodes both
+    assert not ok(format="aac")  # no AAC encoder in libsndfile: never a candidate
     assert not ok(format="wav", sample_rate=4000) and not ok(format="wav", sample_rate=96000)
     assert ok(format="wav", language="es-ES") and ok(format="wav", language="fr") and ok(format="wav", language="de")
     assert not ok(format="wav", language="tlh")  # Klingon: espeak-ng has no voice for it
@@ -64,6 +66,34 @@ async def test_requested_sample_rate_is_honoured(provider: LocalProvider, call: 
     assert measure_duration(result.audio, "audio/wav") == pytest.approx(native.duration, rel=0.05)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "rate", "expected_rate"),
+    [("mp3", None, 22050), ("mp3", 8000, 8000), ("mp3", 44100, 44100), ("mp3", 10000, 11025),
+     ("opus", None, 24000), ("opus", 16000, 16000), ("opus", 44100, 48000), ("opus", 22050, 24000)],
+)  # fmt: skip
+async def test_compressed_formats_are_real_files_that_decode_back(
+    provider: LocalProvider, call: Call, fmt: str, rate: int | None, expected_rate: int
+) -> None:
+    import soundfile
+
+    from providers.local.audio_io import decode_to_mono
+
+    result = await provider.synthesize(call, SynthesisRequest(text=TEXT, format=fmt, sample_rate=rate))
+    assert result.content_type == {"mp3": "audio/mpeg", "opus": "audio/ogg"}[fmt]
+    info = soundfile.info(io.BytesIO(result.audio))
+    assert info.format == {"mp3": "MP3", "opus": "OGG"}[fmt] and info.channels == 1
+    if fmt == "mp3":
+        assert info.samplerate == expected_rate
+    else:
+        assert b"OpusHead" in result.audio[:100]
+        assert int.from_bytes(result.audio[40:44], "little") == expected_rate  # OpusHead's input sample rate
+    # The gateway's own duration reader agrees with the engine's count, and the speech survives the codec.
+    # (MP3 adds the encoder delay and pads the last frame: up to ~0.2 s at 8 kHz, where a frame is 72 ms.)
+    assert measure_duration(result.audio) == pytest.approx(result.duration, abs=0.2)
+    samples, _ = decode_to_mono(result.audio, None)
+    assert int(abs(samples.astype("int32")).max()) > 2000
+
+
 async def test_speed_two_is_shorter_than_speed_one(provider: LocalProvider, call: Call) -> None:
     normal = await provider.synthesize(call, SynthesisRequest(text=TEXT, format="pcm", speed=1.0))
     fast = await provider.synthesize(call, SynthesisRequest(text=TEXT, format="pcm", speed=2.0))
@@ -81,9 +111,9 @@ async def test_languages_and_aliases_change_the_voice(provider: LocalProvider, c
 
 
 async def test_unsupported_requests_fail_as_the_contract_says(provider: LocalProvider, call: Call) -> None:
-    with pytest.raises(ProviderError) as mp3:
-        await provider.synthesize(call, SynthesisRequest(text=TEXT, format="mp3"))
-    assert mp3.value.error_class is ErrorClass.UNSUPPORTED and mp3.value.provider == "local"
+    with pytest.raises(ProviderError) as aac:
+        await provider.synthesize(call, SynthesisRequest(text=TEXT, format="aac"))
+    assert aac.value.error_class is ErrorClass.UNSUPPORTED and aac.value.provider == "local"
     with pytest.raises(ProviderError) as language:
         await provider.synthesize(call, SynthesisRequest(text=TEXT, format="wav", language="tlh"))
     assert language.value.error_class is ErrorClass.UNSUPPORTED
