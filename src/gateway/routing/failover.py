@@ -39,6 +39,7 @@ from gateway.health.client import HealthClient
 from gateway.metrics import Metrics
 from gateway.ports import Clock
 from gateway.recorder import Recorder
+from gateway.redaction import redact_error
 from gateway.routing.breaker import Admission, BreakerPolicy, Breakers
 from gateway.routing.directory import Candidate
 from gateway.routing.plan import BREAKER_OPEN, COOLING, Held, last_resort_order, plan_attempts
@@ -192,6 +193,7 @@ class FailoverRunner:
             self._record_success(candidate, (self.clock.monotonic() - attempt_started) * 1000, admission)
             outcome.result, outcome.winner = result, candidate
             return None
+        redact_error(error, candidate.credentials)
         self._record_failure(candidate, error, admission)
         return error
 
@@ -222,6 +224,7 @@ class FailoverRunner:
     ) -> None:  # fmt: skip
         """A vendor that failed after this runner handed it over (a stream cut mid-body, a realtime session dropped):
         the same breaker, metrics, health observation and failover row as a failed attempt."""
+        redact_error(error, candidate.credentials)
         self._record_failure(candidate, error, Admission.ALLOWED)
         self._log_switch(request_id, workspace_id, candidate, following, error, self.clock.monotonic(),
                          "switched" if following else "exhausted")  # fmt: skip
