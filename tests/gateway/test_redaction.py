@@ -18,7 +18,7 @@ from gateway.errors import ErrorClass, ProviderError
 from gateway.redaction import MARK, redact, secrets_of
 from providers.base import Credentials
 from tests.conftest import make_gateway
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 from tests.gateway.routing.support import candidate
 
 FRAGMENT = 10
@@ -125,7 +125,7 @@ async def _all_stored_text(gw: Any) -> str:
     tables = await gw.db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     out = []
     for t in tables:
-        for row in await gw.db.all(f'SELECT * FROM "{t["name"]}"'):  # noqa: S608 - names from sqlite_master
+        for row in await gw.db.all(f'SELECT * FROM "{t["name"]}"'):
             out.append(" ".join(str(v) for v in row.values()))
     return "\n".join(out)
 
