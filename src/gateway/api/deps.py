@@ -3,7 +3,6 @@ admitted by the workspace's limits), JSON bodies."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from gateway import json_bounds as bounded_json
 from gateway.auth import Principal, bearer_token
 from gateway.billing import Charge, usage_row
 from gateway.errors import (
@@ -147,7 +147,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
-        data: Any = json.loads(raw)
+        data: Any = bounded_json.loads(raw)
+    except bounded_json.TooDeep as exc:
+        raise InvalidRequest(f"the request body is {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the request body is not valid JSON") from None
     if not isinstance(data, dict):
