@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import providers.local.audio_io as audio_io
+from providers.local import audio_io
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import Call, TranscriptionRequest
 from providers.local import LocalProvider
