@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from providers.local import audio_io
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import Call, TranscriptionRequest
-from providers.local import LocalProvider
+from providers.local import LocalProvider, audio_io
 from providers.local.provider import MAX_RECOGNIZER_SECONDS, _sphinx
 from providers.local.recognizer import SphinxProcess
 from tests.fakes.audio import sine_pcm, wav
