@@ -23,6 +23,7 @@ class Metrics:
         "vgw_vendor_attempts_total": ("counter", "Vendor attempts by provider and outcome (ok or error class)."),
         "vgw_vendor_attempt_latency_seconds_sum": ("counter", "Seconds spent in successful vendor attempts."),
         "vgw_failovers_total": ("counter", "Switches from one vendor to the next, by from/to provider."),
+        "vgw_streams_failed_total": ("counter", "Streamed responses aborted because every vendor failed mid-stream."),
     }
 
     def __init__(self) -> None:
@@ -43,6 +44,9 @@ class Metrics:
 
     def failover(self, from_provider: str, to_provider: str | None) -> None:
         self.inc("vgw_failovers_total", (("from", from_provider), ("to", to_provider or "none")))
+
+    def stream_failed(self, kind: str) -> None:
+        self.inc("vgw_streams_failed_total", (("kind", kind),))
 
     def render(self, gauges: dict[str, float] | None = None) -> str:
         lines: list[str] = []
