@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, vendor_env
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, running_gateway
 from .test_voice_stream import NOTHING, SENTENCES, TEXT
