@@ -61,13 +61,15 @@ async def test_a_stream_every_vendor_failed_is_an_error_to_the_client(
     arrange(openai_fake, deepgram_fake)
     before = await metric(server, "vgw_streams_failed_total")
     received = b""
-    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-        async with client.stream("POST", "/voice/stream", json={"text": TEXT, "voiceConfig": {"format": "pcm"}},
-                                 headers={"Authorization": f"Bearer {server.key}"}) as response:  # fmt: skip
-            assert response.status_code == 200  # the audio had started: the status was already sent
-            with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its final chunk
-                async for chunk in response.aiter_bytes():
-                    received += chunk
+    body = {"text": TEXT, "voiceConfig": {"format": "pcm"}}
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=20) as client,
+        client.stream("POST", "/voice/stream", json=body, headers={"Authorization": f"Bearer {server.key}"}) as response,
+    ):
+        assert response.status_code == 200  # the audio had started: the status was already sent
+        with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its final chunk
+            async for chunk in response.aiter_bytes():
+                received += chunk
     assert received, "some audio was delivered before the failure"
     assert await metric(server, "vgw_streams_failed_total") == before + 1
     rows = await server.usage_rows()
