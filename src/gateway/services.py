@@ -72,7 +72,9 @@ class Gateway:
             log.warning("KEY_ENCRYPTION_KEY is not set: vendor keys cannot be stored through the admin API")
         workspaces = WorkspaceStore(runtime.db, runtime.clock)
         provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
-        recorder = Recorder(runtime.db, runtime.tasks, runtime.clock)
+        # The local runtime commits a request's rows before its response ends; Workers write behind (waitUntil).
+        recorder = Recorder(runtime.db, runtime.tasks, runtime.clock,
+                            hold_responses=bool(runtime.extras.get("durable_rows_before_response")))
         health = HealthClient(runtime.health, runtime.tasks, runtime.clock)
         usage = UsageStore(runtime.db)
         limits = build_limits(runtime, usage)

@@ -70,6 +70,8 @@ async def build_local_runtime(
         env=env,
         clock=clock,
         open_websocket=_websocket_opener(),
+        # A usage row is committed before the client sees the end of the response it pays for (gateway.recorder).
+        extras={"durable_rows_before_response": True},
     )
 
     stop_alarms = asyncio.Event()
