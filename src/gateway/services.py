@@ -81,7 +81,7 @@ class Gateway:
         recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded
         key_cache = key_cache_seconds(runtime, settings.key_cache_seconds)
         metrics = Metrics()
-        return cls(
+        gateway = cls(
             runtime=runtime,
             settings=settings,
             workspaces=workspaces,
@@ -102,6 +102,8 @@ class Gateway:
             limits=limits,
             metrics=metrics,
         )
+        gateway.failover.on_vendor_call.append(limits.vendor_called)  # from then on a request counts, whatever its status
+        return gateway
 
     def policy(self) -> FailoverPolicy:
         return FailoverPolicy(attempt_timeout=self.settings.attempt_timeout, deadline=self.settings.request_deadline)

@@ -33,5 +33,6 @@ async def admit(
             estimate_micros=estimate_micros, audio_estimate_ms=audio_estimate_ms, stream=stream,
         )
     )
-    on_response_end(scope, ticket.release)
+    state = scope.setdefault("state", {})
+    on_response_end(scope, lambda: ticket.release(status=state.get("response_status")))
     return ticket

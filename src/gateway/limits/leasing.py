@@ -208,11 +208,18 @@ class LeasingLimits:
         if lease.audio_left is not None:
             lease.audio_left -= max(0, ticket.charged_audio_ms - audio_estimate) - audio_over_before
 
+    def vendor_called(self, request_id: str) -> None:
+        ticket = self._open.get(request_id)
+        if ticket is not None:
+            ticket.vendor_called = True
+
     def release(self, ticket: Ticket) -> None:
         if self._open.get(ticket.request_id) is ticket:
             del self._open[ticket.request_id]
         lease: HeldLease = ticket.lease
         lease.open_tickets -= 1
+        if ticket.refunded and not lease.returned:
+            lease.permits_left += 1  # unused after all: back into the block (and to the object with it)
         if lease.budget_left is not None:  # the unused part of the estimate goes back into the slice
             lease.budget_left += max(0, ticket.ask.estimate_micros - ticket.charged_micros)
         if lease.audio_left is not None:

@@ -79,4 +79,9 @@ class InProcessLimits:
             del self._open[ticket.request_id]
         ledger = self._ledgers.get(ticket.ask.workspace_id)
         if ledger is not None:
-            ledger.release(ticket.lease)
+            ledger.release(ticket.lease, unused_permits=1 if ticket.refunded else 0)
+
+    def vendor_called(self, request_id: str) -> None:
+        ticket = self._open.get(request_id)
+        if ticket is not None:
+            ticket.vendor_called = True

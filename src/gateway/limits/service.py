@@ -36,14 +36,19 @@ class Ticket:
     charged_micros: int = 0
     charged_audio_ms: int = 0
     released: bool = field(default=False)
+    vendor_called: bool = False  # some vendor (or the built-in engine) was asked to do the work
+    refunded: bool = False  # rejected before any vendor was called: the request permit is given back
 
     @property
     def request_id(self) -> str:
         return self.ask.request_id
 
-    def release(self) -> None:
+    def release(self, *, status: int | None = None) -> None:
+        """``status``: the HTTP status the response had. A request refused as invalid (4xx) before any vendor was
+        called gets its request permit back: a client's malformed requests must not eat its rate quota."""
         if not self.released:
             self.released = True
+            self.refunded = status is not None and 400 <= status < 500 and not self.vendor_called
             self.service.release(self)
 
 
@@ -58,7 +63,12 @@ class LimitsService(Protocol):
         ...
 
     def release(self, ticket: Ticket) -> None:
-        """The response (or stream, or WebSocket session) has ended (never awaits)."""
+        """The response (or stream, or WebSocket session) has ended (never awaits); ``ticket.refunded``: its
+        request permit is given back."""
+        ...
+
+    def vendor_called(self, request_id: str) -> None:
+        """The request reached a vendor: from now on it counts against the rate limits whatever its outcome."""
         ...
 
 

@@ -90,6 +90,8 @@ class FailoverRunner:
         self.bindings = bindings
         self.breakers = breakers or Breakers(BreakerPolicy(), clock)
         self.metrics = metrics
+        # Told the request id when a request first reaches a vendor (the limits count it from then on).
+        self.on_vendor_call: list[Callable[[str], None]] = []
 
     async def run(
         self,
@@ -147,6 +149,9 @@ class FailoverRunner:
             left = remaining()
             if left <= 0:
                 break
+            if not outcome.errors and outcome.winner is None:
+                for listener in self.on_vendor_call:
+                    listener(request_id)
             error = await self._attempt(candidate, admission, attempt, min(policy.attempt_timeout, left), outcome)
             if error is None:
                 outcome.held = [i for i in held_ids if i != candidate.id]
