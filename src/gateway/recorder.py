@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.ports import BackgroundTasks, Clock, Database, Statement
+from gateway.store.admissions import Admission, admission_statement
 from gateway.store.failovers import FailoverEvent, failover_statement
 from gateway.store.usage import UsageRow, period_statements, usage_statement
 
@@ -39,8 +40,10 @@ FLUSH_DELAY_SECONDS = 0.1
 FLUSH_AT_RECORDS = 100
 RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
 
-USAGE, FAILOVER = "usage", "failover"
-STATEMENTS: dict[str, Callable[[Any], Statement]] = {USAGE: usage_statement, FAILOVER: failover_statement}
+USAGE, FAILOVER, ADMISSION, STATEMENT = "usage", "failover", "admission", "statement"
+STATEMENTS: dict[str, Callable[[Any], Statement]] = {
+    USAGE: usage_statement, FAILOVER: failover_statement, ADMISSION: admission_statement, STATEMENT: lambda s: s,
+}
 
 
 class NotDurable(Exception):
@@ -86,6 +89,14 @@ class Recorder:
 
     def record_failover(self, event: FailoverEvent) -> None:
         self._add(FAILOVER, event, event.request_id)
+
+    def record_admission(self, admission: Admission) -> None:
+        """A rate-limit admission (or its refund) on the local runtime: see ``gateway.store.admissions``."""
+        self._add(ADMISSION, admission, admission.request_id)
+
+    def record_statement(self, statement: Statement) -> None:
+        """Housekeeping SQL that rides along with the next batch (pruning old admissions); no request waits on it."""
+        self._add(STATEMENT, statement, None)
 
     def _add(self, kind: str, row: Any, request_id: str | None) -> None:
         self._seq += 1

@@ -77,7 +77,7 @@ class Gateway:
                             hold_responses=bool(runtime.extras.get("durable_rows_before_response")))
         health = HealthClient(runtime.health, runtime.tasks, runtime.clock)
         usage = UsageStore(runtime.db)
-        limits = build_limits(runtime, usage)
+        limits = build_limits(runtime, usage, recorder)
         recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded
         key_cache = key_cache_seconds(runtime, settings.key_cache_seconds)
         metrics = Metrics()

@@ -107,6 +107,12 @@ class Ledger:
                 wait = max(wait, hour.retry_after(now, limits.per_hour, wanted))
         return wait
 
+    def restore_admission(self, at: float, key_id: str | None) -> None:
+        """Count one request admitted at ``at`` (from before a restart) in the windows it was counted in then."""
+        for minute, hour in self._scopes(key_id):
+            minute.add(at, 0.0, 1, "restored")
+            hour.add(at, 0.0, 1, "restored")
+
     # -- admission ---------------------------------------------------------------------------------------------------
     def acquire(self, now: float, request: dict[str, Any]) -> Grant:
         """Grant a lease or refuse. ``request``: ``limits`` (workspace JSON), ``period``, ``keyId``, ``permits`` /
