@@ -132,6 +132,7 @@ async def llm_candidates(found: Caller, request: CompletionRequest, pinned: str 
         pinned=pinned,
         can_serve=lambda c: not owners or c.id in owners,
         estimate=lambda c: _estimate(c.provider, request),
+        reserve=found.reserve_budget,
     )
 
 

@@ -214,6 +214,7 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
         pinned=body.provider,
         can_serve=lambda c: c.provider.supports_synthesis(speech_request_for(c.provider, body)),
         estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
+        reserve=found.reserve_budget,
     )
 
     return await synthesis_response(found, candidates, lambda provider: speech_request_for(provider, body), fmt)

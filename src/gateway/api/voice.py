@@ -81,6 +81,7 @@ async def tts_candidates(found: Caller, request: SynthesisRequest, pinned: str |
         pinned=pinned,
         can_serve=lambda c: c.provider.supports_synthesis(request),
         estimate=lambda c: c.provider.estimate_synthesis_cost(request),
+        reserve=found.reserve_budget,
     )
 
 

@@ -189,6 +189,25 @@ class Ledger:
         }
         return {"ok": True, "lease": lease, "reason": None, "retryAfter": None, "message": None}
 
+    def reserve_at_least(self, lease_id: str, micros: int, raw_limits: Any, quota_retry: float) -> Grant:
+        """Raise a lease's budget reservation to ``micros`` when the rest of the budget allows it (no lone-request
+        exception here: the estimate is the request's own, so refusing it keeps spending within the budget)."""
+        lease = self.leases.get(lease_id)
+        limits = self._limits(raw_limits)
+        if lease is None or lease["budget"] is None or limits.budget_micros is None or micros <= lease["budget"]:
+            return {"ok": True, "lease": None, "reason": None, "retryAfter": None, "message": None}
+        extra = micros - lease["budget"]
+        remaining = limits.budget_micros - self.spent_micros - self.reserved_micros
+        if extra > remaining:
+            others = self.reserved_micros - lease["budget"]
+            if others > 0 and extra <= remaining + others:
+                return refusal("budget", RESERVED_RETRY_SECONDS,
+                               "the rest of the monthly budget is reserved by requests in flight")
+            return refusal("budget", quota_retry, "this request's estimated cost exceeds the rest of the monthly budget")
+        lease["budget"] += extra
+        self.reserved_micros += extra
+        return {"ok": True, "lease": None, "reason": None, "retryAfter": None, "message": None}
+
     # -- settling ------------------------------------------------------------------------------------------------------
     def charge(self, lease_id: str | None, micros: int, audio_ms: int, period: str | None = None) -> None:
         """Real cost recorded: it is spent now, and the lease's reservation shrinks by as much (never below zero)."""

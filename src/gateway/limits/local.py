@@ -25,6 +25,8 @@ PRUNE_EVERY_SECONDS = 300.0  # admissions older than the hour window are deleted
 
 
 class InProcessLimits:
+    admission_estimate = 0  # nothing reserved at admission: Caller.reserve_budget reserves the real estimate
+
     def __init__(self, usage: UsageStore, clock: Clock, recorder: Recorder | None = None) -> None:
         self.baselines = Baselines(usage)
         self.usage = usage
@@ -79,7 +81,7 @@ class InProcessLimits:
             now,
             {
                 "limits": ask.limits, "period": period, "keyId": ask.key_id, "permits": 1, "minPermits": 1,
-                "budgetMicros": ask.estimate_micros, "minBudgetMicros": ask.estimate_micros,
+                "budgetMicros": ask.estimate_micros, "minBudgetMicros": ask.estimate_micros,  # see admission_estimate
                 "audioMs": ask.audio_estimate_ms, "minAudioMs": ask.audio_estimate_ms,
                 "slots": 1 if ask.stream else 0, "permitTtl": 0.0, "holdTtl": HOLD_SECONDS,
                 "quotaRetryAfter": (month_end - now_ms) / 1000,
@@ -118,6 +120,16 @@ class InProcessLimits:
         if ticket.refunded and self.recorder is not None:
             ask = ticket.ask
             self.recorder.record_admission(Admission(ask.request_id, ask.workspace_id, ask.key_id, 0, refunded=True))
+
+    def reserve_at_least(self, ticket: Ticket, micros: int) -> None:
+        ledger = self._ledgers.get(ticket.ask.workspace_id)
+        if ledger is None:
+            return
+        now_ms = self._now_ms()
+        _, month_end = self._period(now_ms)
+        grant = ledger.reserve_at_least(ticket.lease, micros, ticket.ask.limits, (month_end - now_ms) / 1000)
+        if not grant["ok"]:
+            raise refused(grant)
 
     def vendor_called(self, request_id: str) -> None:
         ticket = self._open.get(request_id)

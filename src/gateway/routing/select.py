@@ -4,7 +4,7 @@ cooling, globally down — is decided by the failover loop, at the moment it wou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from gateway.errors import InvalidRequest, NoProvidersAvailable
@@ -42,7 +42,10 @@ async def select_candidates(
     pinned: str | None,
     can_serve: Callable[[Candidate], bool],
     estimate: Callable[[Candidate], Decimal],
+    reserve: Callable[[dict[str, Decimal]], Awaitable[None]] | None = None,
 ) -> list[Candidate]:
+    """``reserve``: given each candidate's estimated cost (USD, before markup), reserve the request's budget
+    (``Caller.reserve_budget``); it raises ``QuotaExceeded`` when not even the cheapest fits."""
     if pinned is not None:
         require_known_provider(pinned)
     candidates = await gateway.directory.candidates(workspace_id, capability)
@@ -57,6 +60,8 @@ async def select_candidates(
                 f"no configured vendor supports this {capability.value} request (format, sample rate, language or length)"
             )
         raise NoProvidersAvailable(f"no vendor is configured for {capability.value}")
+    if reserve is not None:
+        await reserve({c.id: estimate(c) for c in able})
     stored = await gateway.strategy_for(workspace_id)
     strategy, config = stored if stored else (gateway.settings.default_strategy, {})
     return order_candidates(
