@@ -37,6 +37,30 @@ def audio_problem(data: bytes, content_type: str | None = None) -> str | None:
     return problem
 
 
+def decoded_size(data: bytes, content_type: str | None = None) -> int | None:
+    """Bytes of 16-bit PCM that decoding ``data`` (all channels, before any downmix) produces by its own header, or
+    None when the header does not say: a decoder's memory is bounded by this before it runs."""
+    try:
+        seconds = measure_duration(data, content_type)
+        fmt = sniff_format(data)
+        if seconds is None or fmt is None:
+            return None
+        if fmt == "wav":
+            wav = _parse_wav(data)
+            rate, channels = (wav.sample_rate, wav.channels) if wav else (0, 0)
+        elif fmt == "flac":
+            info = _flac_streaminfo(data, 4)
+            (packed,) = struct.unpack_from(">Q", data, 4 + 4 + 10)
+            rate, channels = (info[0] if info else 0), ((packed >> 41) & 0x7) + 1
+        elif fmt == "ogg" and (at := data.find(b"\x01vorbis", 0, 512)) >= 0:
+            channels, rate = data[at + 11], struct.unpack_from("<I", data, at + 12)[0]
+        else:
+            rate, channels = 48_000, 2  # MP3 and the rest: at most 48 kHz stereo
+    except (struct.error, IndexError, ValueError):
+        return None
+    return int(seconds * rate * channels * 2)
+
+
 def _rate_and_channels(rate: int, channels: int) -> str | None:
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         return f"the audio declares a sample rate of {rate} Hz (accepted: {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE})"

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from gateway.audio import measure_duration, wav_from_pcm
-from gateway.audio_checks import audio_problem
+from gateway.audio_checks import audio_problem, decoded_size
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -45,6 +45,7 @@ MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
 # Recognition costs CPU in proportion to the audio (about 1 s per 17 s of audio here) and the recognizer runs one job
 # at a time: longer uploads go to a vendor, so one request cannot hold the engine for more than a few seconds.
 MAX_RECOGNIZER_SECONDS = 120
+MAX_DECODED_BYTES = 64 * 2**20  # decoded PCM held at once (e.g. 120 s of 48 kHz stereo is 22 MiB)
 T = TypeVar("T")
 
 # One engine of each kind per process: each owns a C library's global state or a loaded model.
@@ -180,6 +181,10 @@ def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: thre
     declared = measure_duration(audio, content_type)
     if declared is not None and declared > MAX_RECOGNIZER_SECONDS:
         raise UnsupportedAudio(f"{declared:.0f} s of audio: the built-in recognizer takes up to {MAX_RECOGNIZER_SECONDS} s")
+    size = decoded_size(audio, content_type)
+    if size is not None and size > MAX_DECODED_BYTES:
+        raise UnsupportedAudio(f"the audio decodes to {size // 2**20} MiB: the built-in recognizer takes up to "
+                               f"{MAX_DECODED_BYTES // 2**20} MiB")
     samples, rate = decode_to_mono(audio, content_type)
     seconds = samples.size / rate
     if seconds > MAX_RECOGNIZER_SECONDS or (declared is not None and seconds > declared * 1.05 + 1):

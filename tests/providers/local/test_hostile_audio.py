@@ -82,3 +82,15 @@ async def test_a_caller_that_gave_up_waiting_for_the_engine_frees_its_thread() -
         engine._lock.release()
         engine.close()
     assert _sphinx is not engine
+
+
+async def test_audio_that_would_decode_to_too_much_memory_is_refused_before_decoding(
+    provider: LocalProvider, call: Call, decodes: list[int]
+) -> None:
+    from tests.gateway.test_audio import streaminfo
+
+    # 100 s of 8-channel 384 kHz FLAC by its header (within the duration cap, over the memory cap), in 4 KB.
+    flac = b"fLaC" + streaminfo(384_000, 384_000 * 100, channels=8) + bytes(4096)
+    with pytest.raises(ProviderError) as caught:
+        await provider.transcribe(call, TranscriptionRequest(audio=flac, content_type="audio/flac"))
+    assert caught.value.error_class is ErrorClass.UNSUPPORTED and "MiB" in caught.value.message and decodes == []
