@@ -173,8 +173,6 @@ def _speak(provider: LocalProvider, request: SynthesisRequest, cancel: threading
 def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: threading.Event) -> tuple[bytes, float]:
     """(16 kHz mono PCM, seconds of audio) of an upload, refused before decoding when its header is not believable
     or declares more than the recognizer takes, and before resampling when it decodes to more than it declared."""
-    from providers.local.audio_io import decode_to_mono, resample
-
     problem = audio_problem(audio, content_type)
     if problem is not None:
         raise BadAudio(problem)
@@ -185,6 +183,8 @@ def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: thre
     if size is not None and size > MAX_DECODED_BYTES:
         raise UnsupportedAudio(f"the audio decodes to {size // 2**20} MiB: the built-in recognizer takes up to "
                                f"{MAX_DECODED_BYTES // 2**20} MiB")
+    from providers.local.audio_io import decode_to_mono, resample  # numpy, soxr: only for audio that passed
+
     samples, rate = decode_to_mono(audio, content_type)
     seconds = samples.size / rate
     if seconds > MAX_RECOGNIZER_SECONDS or (declared is not None and seconds > declared * 1.05 + 1):
