@@ -126,3 +126,4 @@ async def test_generated_frames_never_kill_a_speak_session(gateway: GatewayServe
                         events.append(json.loads(message))
         assert ws.close_code == 1000, (ws.close_code, [f[:40] for f in session], events[-3:])
         assert events and events[-1]["type"] == "session_end", events[-3:]
+
