@@ -166,3 +166,24 @@ async def test_a_failure_after_the_runner_handed_over_is_scrubbed_too(caplog: py
         gw.gateway.failover.stream_failed(failed, error, request_id="req_x", workspace_id=gw.workspace_id,
                                           following=None)  # fmt: skip
         assert error.message == f"stream error: bad auth {MARK}" and str(error) == error.message
+
+
+async def test_an_adapter_bug_quoting_the_key_is_logged_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
+    """An exception that is not a vendor answer (an adapter bug) may quote what was being sent: its logged
+    traceback goes through the same scrubbing, and the client sees only the exception's type."""
+    from gateway.routing.failover import FailoverPolicy
+
+    caplog.set_level(logging.DEBUG)
+    secret = "sk-in-a-url-0123456789abcdef"
+    async for gw in make_gateway({}):
+        async def attempt(candidate: Any, call: Any) -> None:
+            raise RuntimeError(f"could not send GET https://vendor.test/v1/speak?key={secret}")
+
+        with pytest.raises(Exception) as caught:
+            await gw.gateway.failover.run([candidate("deepgram", key=secret)], attempt,
+                                          policy=FailoverPolicy(attempt_timeout=1, deadline=2), request_id="req_bug",
+                                          workspace_id=gw.workspace_id)  # fmt: skip
+        assert secret not in str(getattr(caught.value, "attempts", ""))
+    logged = "\n".join(rec.getMessage() + (rec.exc_text or "") for rec in caplog.records)
+    assert "raised unexpectedly" in logged and MARK in logged
+    assert not any(piece in logged for piece in fragments(secret))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from gateway.health.client import HealthClient
 from gateway.metrics import Metrics
 from gateway.ports import Clock
 from gateway.recorder import Recorder
-from gateway.redaction import redact_error
+from gateway.redaction import redact, redact_error, secrets_of
 from gateway.routing.breaker import Admission, BreakerPolicy, Breakers
 from gateway.routing.directory import Candidate
 from gateway.routing.plan import BREAKER_OPEN, COOLING, Held, last_resort_order, plan_attempts
@@ -192,7 +193,9 @@ class FailoverRunner:
             breaker.abandon(admission)
             raise
         except Exception as exc:  # an adapter bug must not become a bare 500: treat it as a vendor failure
-            log.exception("adapter %s raised unexpectedly", candidate.id)
+            # The traceback may quote what the adapter was sending (a URL with ?key=): scrubbed like the messages.
+            log.error("adapter %s raised unexpectedly:\n%s", candidate.id,
+                      redact(traceback.format_exc(), secrets_of(candidate.credentials)))
             error = ProviderError(candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}")
         else:
             self._record_success(candidate, (self.clock.monotonic() - attempt_started) * 1000, admission)
