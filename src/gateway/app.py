@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import GatewayError, describe_validation_errors
+from gateway.durability import DurableRowsMiddleware
 from gateway.metrics import MetricsMiddleware
 from gateway.middleware import RequestIdMiddleware, request_id_of
 from gateway.ports import Runtime
@@ -87,6 +88,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(calls.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
+    app.add_middleware(DurableRowsMiddleware, recorder=gateway.recorder)  # a response ends once its rows are durable
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

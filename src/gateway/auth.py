@@ -67,7 +67,10 @@ class Authenticator:
     def __init__(self, workspaces: WorkspaceStore, admin_token: str | None, clock: Clock, cache_seconds: float) -> None:
         self.workspaces = workspaces
         self.admin_token = admin_token
-        self._cache: TtlCache[str, Principal | None] = TtlCache(clock, cache_seconds)
+        # key hash → (the principal, or None when refused; the workspace the key belongs to, refused or not). A
+        # refusal remembers its workspace so that reactivating the workspace forgets it at once (a refused lookup
+        # cached as a bare None would lock the workspace's keys out until the entry expired).
+        self._cache: TtlCache[str, tuple[Principal | None, str | None]] = TtlCache(clock, cache_seconds)
 
     @property
     def cache_seconds(self) -> float:
@@ -90,23 +93,23 @@ class Authenticator:
 
     async def _lookup(self, key: str) -> Principal | None:
         digest = hash_key(key)
-        return await self._cache.get_or_load(digest, lambda: self._find(key, digest))
+        principal, _ = await self._cache.get_or_load(digest, lambda: self._find(key, digest))
+        return principal
 
-    async def _find(self, key: str, digest: str) -> Principal | None:
+    async def _find(self, key: str, digest: str) -> tuple[Principal | None, str | None]:
         prefix = _prefix_of(key)
-        principal: Principal | None = None
         if prefix is not None:
             for record in await self.workspaces.keys_with_prefix(prefix):
                 if hmac.compare_digest(record.key_hash, digest):
                     if record.revoked_at is None and record.workspace_status == "active":
-                        principal = Principal(workspace_id=record.workspace_id, key_id=record.id)
-                    break
-        return principal
+                        return Principal(workspace_id=record.workspace_id, key_id=record.id), record.workspace_id
+                    return None, record.workspace_id
+        return None, None
 
     def forget(self, key_hash: str) -> None:
         self._cache.pop(key_hash)
 
     def forget_workspace(self, workspace_id: str) -> None:
-        for digest, principal in self._cache.items():
-            if principal is not None and principal.workspace_id == workspace_id:
+        for digest, (_, owner) in self._cache.items():
+            if owner == workspace_id:
                 self._cache.pop(digest)

@@ -25,6 +25,7 @@ class Metrics:
         "vgw_failovers_total": ("counter", "Switches from one vendor to the next, by from/to provider."),
         "vgw_speech_cache_lookups_total": ("counter", "Speech cache lookups by result (hit, miss, bypass)."),
         "vgw_speech_cache_bytes_total": ("counter", "Audio bytes served from / stored into the speech cache."),
+        "vgw_streams_failed_total": ("counter", "Streamed responses aborted because every vendor failed mid-stream."),
     }
 
     def __init__(self) -> None:
@@ -45,6 +46,9 @@ class Metrics:
 
     def failover(self, from_provider: str, to_provider: str | None) -> None:
         self.inc("vgw_failovers_total", (("from", from_provider), ("to", to_provider or "none")))
+
+    def stream_failed(self, kind: str) -> None:
+        self.inc("vgw_streams_failed_total", (("kind", kind),))
 
     def render(self, gauges: dict[str, float] | None = None) -> str:
         lines: list[str] = []

@@ -64,6 +64,7 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                scope["state"]["response_status"] = message["status"]  # read by end-of-response callbacks
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 

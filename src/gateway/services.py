@@ -78,17 +78,19 @@ class Gateway:
             log.warning("KEY_ENCRYPTION_KEY is not set: vendor keys cannot be stored through the admin API")
         workspaces = WorkspaceStore(runtime.db, runtime.clock)
         provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
-        recorder = Recorder(runtime.db, runtime.tasks, runtime.clock)
+        # The local runtime commits a request's rows before its response ends; Workers write behind (waitUntil).
+        recorder = Recorder(runtime.db, runtime.tasks, runtime.clock,
+                            hold_responses=bool(runtime.extras.get("durable_rows_before_response")))
         health = HealthClient(
             runtime.health, runtime.tasks, runtime.clock,
             timers_end_with_request=bool(runtime.extras.get("timers_end_with_request")),
         )
         usage = UsageStore(runtime.db)
-        limits = build_limits(runtime, usage)
+        limits = build_limits(runtime, usage, recorder)
         recorder.on_usage.append(limits.charge)  # real costs settle the budget reservations as rows are recorded
         key_cache = key_cache_seconds(runtime, settings.key_cache_seconds)
         metrics = Metrics()
-        return cls(
+        gateway = cls(
             runtime=runtime,
             settings=settings,
             workspaces=workspaces,
@@ -109,6 +111,8 @@ class Gateway:
             limits=limits,
             metrics=metrics,
         )
+        gateway.failover.on_vendor_call.append(limits.vendor_called)  # from then on a request counts, whatever its status
+        return gateway
 
     def policy(self) -> FailoverPolicy:
         return FailoverPolicy(attempt_timeout=self.settings.attempt_timeout, deadline=self.settings.request_deadline)

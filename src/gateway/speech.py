@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from gateway import audio
 from gateway.api.deps import Caller
+from gateway.audio_checks import audio_problem
 from gateway.billing import Charge
 from gateway.errors import InvalidRequest
 from gateway.routing.directory import Candidate
@@ -47,6 +48,9 @@ async def transcribe_audio(
     if fmt is None:
         raise InvalidRequest(f"{what} is not audio in a format we recognise (wav, mp3, ogg, flac, webm, mp4)")
     content_type = audio.content_type_for(fmt)
+    problem = audio_problem(data, content_type)  # before any vendor (or our own engine) spends work on it
+    if problem is not None:
+        raise InvalidRequest(f"{what}: {problem}")
     duration = audio.measure_duration(data, content_type)
     base = TranscriptionRequest(
         audio=data,
@@ -66,7 +70,8 @@ async def transcribe_audio(
         return provider.prices.cost(model, {Unit.AUDIO_SECOND: duration or 60})
 
     candidates = await select_candidates(
-        gateway, found.workspace_id, Capability.STT, pinned=pinned, can_serve=lambda c: True, estimate=estimate
+        gateway, found.workspace_id, Capability.STT, pinned=pinned, can_serve=lambda c: True, estimate=estimate,
+        reserve=found.reserve_budget,
     )
 
     async def attempt(candidate: Candidate, call: Call) -> TranscriptionResult:

@@ -96,8 +96,11 @@ def error(kind: str, status: int, message: str | None = None, retry_after: str |
 
 
 def fault_response(fault: Fault) -> JSONResponse:
-    kind = fault.body if isinstance(fault.body, str) else DEFAULT_TYPES.get(fault.status, "ServiceFailureException")
-    return error(kind, fault.status, retry_after=fault.retry_after)
+    """``fault.body``: an error type (``"ThrottlingException"``) or ``{"type", "message"}`` for a specific message."""
+    body = fault.body if isinstance(fault.body, dict) else {"type": fault.body}
+    kind = body.get("type") if isinstance(body.get("type"), str) else None
+    kind = kind or DEFAULT_TYPES.get(fault.status, "ServiceFailureException")
+    return error(kind, fault.status, body.get("message"), retry_after=fault.retry_after)
 
 
 def auth_failure(request: Request, body: bytes) -> JSONResponse | None:

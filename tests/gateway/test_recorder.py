@@ -63,3 +63,67 @@ async def test_an_explicit_flush_wakes_the_scheduled_one_and_a_failed_batch_is_k
     assert await recorder.flush() == 1
     await tasks.drain()  # the scheduled flush was woken: draining does not wait out its delay
     assert time.monotonic() - started < FLUSH_DELAY_SECONDS and db.batches == [1]
+
+
+# -- durable before the end of the response (the local runtime) ----------------------------------------------------
+class SlowDb(CountingDb):
+    """Each batch takes a while, like a commit under load: rows of requests arriving meanwhile gather behind it."""
+
+    async def batch(self, statements):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.01)
+        return await super().batch(statements)
+
+
+async def test_durable_returns_once_the_requests_rows_are_written() -> None:
+    db, tasks = CountingDb(), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock(), hold_responses=True)  # type: ignore[arg-type]
+    recorder.record_failover(event(1))
+    recorder.record_failover(event(1))
+    await recorder.durable("req_1")
+    assert db.batches == [2] and recorder.pending == 0
+    await recorder.durable("req_1")  # nothing left to wait for
+    await recorder.durable("req_never_recorded")
+    assert db.batches == [2]
+    await tasks.drain()
+
+
+async def test_concurrent_requests_share_commits() -> None:
+    db, tasks = SlowDb(), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock(), hold_responses=True)  # type: ignore[arg-type]
+
+    async def request(n: int) -> None:
+        await asyncio.sleep(n % 5 * 0.002)
+        recorder.record_failover(event(n))
+        await recorder.durable(f"req_{n}")
+
+    await asyncio.gather(*(request(n) for n in range(100)))
+    assert sum(db.batches) == 100
+    assert len(db.batches) <= 10, f"{len(db.batches)} commits for 100 requests: no group commit"
+    await tasks.drain()
+
+
+async def test_a_request_whose_rows_cannot_be_written_is_not_durable() -> None:
+    from gateway.recorder import NotDurable
+
+    db, tasks = CountingDb(fail_first=1), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock(), hold_responses=True)  # type: ignore[arg-type]
+    recorder.record_failover(event(1))
+    try:
+        await recorder.durable("req_1")
+    except NotDurable:
+        pass
+    else:
+        raise AssertionError("durable() returned although the batch failed")
+    assert recorder.pending == 1  # kept for the background retry
+    await tasks.drain()
+    assert recorder.pending == 0 and db.batches == [1]
+
+
+async def test_write_behind_does_not_hold_responses() -> None:
+    db, tasks = SlowDb(), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock())  # type: ignore[arg-type]
+    recorder.record_failover(event(1))
+    await recorder.durable("req_1")
+    assert db.batches == [] and recorder.pending == 1  # left to the background flush (waitUntil on Workers)
+    await tasks.drain()
+    assert db.batches == [1]

@@ -3,15 +3,15 @@ admitted by the workspace's limits), JSON bodies."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from gateway import json_bounds as bounded_json
 from gateway.auth import Principal, bearer_token
 from gateway.billing import Charge, usage_row
 from gateway.errors import (
@@ -48,6 +48,7 @@ class Caller:
     request_id: str
     workspace: Workspace | None
     ticket: Ticket | None = None  # the admission of a spending request (released when the response ends)
+    estimates: dict[str, int] = field(default_factory=dict)  # candidate id → estimated final cost, micro-dollars
 
     @property
     def workspace_id(self) -> str:
@@ -60,13 +61,31 @@ class Caller:
         attempt: Callable[[Candidate, Call], Awaitable[T]],
         policy: FailoverPolicy | None = None,
     ) -> tuple[T, Candidate, int]:
-        """Try ``candidates`` in order for this request: (result, the vendor that served it, attempts made)."""
+        """Try ``candidates`` in order for this request: (result, the vendor that served it, attempts made). Before
+        each vendor, the budget reservation is raised to that vendor's estimate (failing over to a dearer vendor
+        must fit the budget too; ``QuotaExceeded`` otherwise)."""
+
+        async def within_budget(candidate: Candidate, call: Call) -> T:
+            if self.ticket is not None and candidate.id in self.estimates:
+                self.ticket.reserve_at_least(self.estimates[candidate.id])
+            return await attempt(candidate, call)
+
         outcome = await self.gateway.failover.run(
-            candidates, attempt, policy=policy or self.gateway.policy(), request_id=self.request_id,
+            candidates, within_budget, policy=policy or self.gateway.policy(), request_id=self.request_id,
             workspace_id=self.workspace_id,
         )  # fmt: skip
         assert outcome.result is not None and outcome.winner is not None
         return outcome.result, outcome.winner, outcome.count
+
+    async def reserve_budget(self, estimates: dict[str, Decimal]) -> None:
+        """Reserve the cheapest candidate's estimated final cost (markup included) against the monthly budget, now
+        that the candidates are known (admission reserved nothing: a flat guess either blocks requests that fit or
+        lets through ones that do not)."""
+        if self.ticket is None or not estimates:
+            return
+        markup = await self.gateway.markup_for(self.workspace)
+        self.estimates = {cid: Charge(usd, markup).final_micros for cid, usd in estimates.items()}  # as it would bill
+        self.ticket.reserve_at_least(min(self.estimates.values()))
 
     def record_usage(
         self, charge: Charge, *, provider: str, resource: str, model: str | None, unit_prices: Mapping[Unit, Decimal],
@@ -147,7 +166,9 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
-        data: Any = json.loads(raw)
+        data: Any = bounded_json.loads(raw)
+    except bounded_json.TooDeep as exc:
+        raise InvalidRequest(f"the request body is {exc}") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the request body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -132,6 +132,7 @@ async def llm_candidates(found: Caller, request: CompletionRequest, pinned: str 
         pinned=pinned,
         can_serve=lambda c: not owners or c.id in owners,
         estimate=lambda c: _estimate(c.provider, request),
+        reserve=found.reserve_budget,
     )
 
 
@@ -205,8 +206,9 @@ class CompletionStream:
                 chunk = await self.rest.__anext__()
             except StopAsyncIteration:
                 return
-            except ProviderError as exc:
-                self.found.gateway.health.observe(self.candidate.id, False, None, exc.error_class.value)
+            except ProviderError as exc:  # the runner's bookkeeping, which also scrubs credentials from the message
+                self.found.gateway.failover.stream_failed(self.candidate, exc, request_id=self.found.request_id,
+                                                          workspace_id=self.found.workspace_id, following=None)
                 raise
             except Exception as exc:  # an adapter bug mid-stream: end the stream cleanly, like a vendor failure
                 log.exception("adapter %s failed mid-stream", self.candidate.id)

@@ -226,6 +226,7 @@ async def speech(request: Request, found: Caller = Depends(workspace_caller)) ->
             can_serve=lambda c: c.provider.supports_synthesis(speech_request_for(c.provider, body)),
             estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
             asked=f"speech in {fmt}",
+            reserve=found.reserve_budget,
         )
 
     return await synthesis_response(found, lookup, find_candidates, lambda provider: speech_request_for(provider, body),

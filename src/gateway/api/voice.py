@@ -84,6 +84,7 @@ async def tts_candidates(found: Caller, request: SynthesisRequest, pinned: str |
         can_serve=lambda c: c.provider.supports_synthesis(request),
         estimate=lambda c: c.provider.estimate_synthesis_cost(request),
         asked=request.describe(),
+        reserve=found.reserve_budget,
     )
 
 

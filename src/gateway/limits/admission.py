@@ -20,18 +20,21 @@ async def admit(
     workspace_limits: dict[str, Any],
     request_id: str,
     stream: bool | None = None,
-    estimate_micros: int = DEFAULT_ESTIMATE_MICROS,
+    estimate_micros: int | None = None,
     audio_estimate_ms: int = 0,
 ) -> Ticket:
     """Admit or raise ``RateLimited``/``QuotaExceeded``. The ticket is released when the ASGI call for ``scope``
     returns (after the last body chunk, or when the WebSocket handler ends); releasing earlier is allowed."""
     if stream is None:
         stream = scope.get("type") == "websocket" or scope.get("path") in STREAM_PATHS
+    if estimate_micros is None:  # the route reserves its cheapest vendor's estimate once it knows its candidates
+        estimate_micros = getattr(limits, "admission_estimate", DEFAULT_ESTIMATE_MICROS)
     ticket = await limits.admit(
         Ask(
             workspace_id=workspace_id, key_id=key_id, request_id=request_id, limits=workspace_limits,
             estimate_micros=estimate_micros, audio_estimate_ms=audio_estimate_ms, stream=stream,
         )
     )
-    on_response_end(scope, ticket.release)
+    state = scope.setdefault("state", {})
+    on_response_end(scope, lambda: ticket.release(status=state.get("response_status")))
     return ticket

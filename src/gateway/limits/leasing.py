@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.limits.baseline import Baselines
-from gateway.limits.service import Ask, Ticket, audio_ms_of, refused
+from gateway.limits.service import DEFAULT_ESTIMATE_MICROS, Ask, Ticket, audio_ms_of, refused
 from gateway.ports import BackgroundTasks, Clock
 from gateway.store.usage import UsageRow, UsageStore, period_bounds, period_of
 
@@ -83,6 +83,8 @@ class HeldLease:
 
 
 class LeasingLimits:
+    admission_estimate = DEFAULT_ESTIMATE_MICROS  # budget slices are sized by it (see reserve_at_least)
+
     def __init__(
         self,
         stub_for: StubFor,
@@ -208,13 +210,30 @@ class LeasingLimits:
         if lease.audio_left is not None:
             lease.audio_left -= max(0, ticket.charged_audio_ms - audio_estimate) - audio_over_before
 
+    def reserve_at_least(self, ticket: Ticket, micros: int) -> None:
+        """Within this isolate's budget slice when it can; beyond it the admission-time estimate stands and the
+        real cost settles against the object when the lease goes back (re-estimating with the object per request
+        would cost the round trip leases exist to avoid)."""
+        lease: HeldLease = ticket.lease
+        extra = micros - ticket.ask.estimate_micros - ticket.reserved_extra
+        if lease.budget_left is not None and 0 < extra <= lease.budget_left:
+            lease.budget_left -= extra
+            ticket.reserved_extra += extra
+
+    def vendor_called(self, request_id: str) -> None:
+        ticket = self._open.get(request_id)
+        if ticket is not None:
+            ticket.vendor_called = True
+
     def release(self, ticket: Ticket) -> None:
         if self._open.get(ticket.request_id) is ticket:
             del self._open[ticket.request_id]
         lease: HeldLease = ticket.lease
         lease.open_tickets -= 1
+        if ticket.refunded and not lease.returned:
+            lease.permits_left += 1  # unused after all: back into the block (and to the object with it)
         if lease.budget_left is not None:  # the unused part of the estimate goes back into the slice
-            lease.budget_left += max(0, ticket.ask.estimate_micros - ticket.charged_micros)
+            lease.budget_left += max(0, ticket.ask.estimate_micros + ticket.reserved_extra - ticket.charged_micros)
         if lease.audio_left is not None:
             lease.audio_left += max(0, ticket.ask.audio_estimate_ms - ticket.charged_audio_ms)
         if not lease.shared:

@@ -107,6 +107,12 @@ class Ledger:
                 wait = max(wait, hour.retry_after(now, limits.per_hour, wanted))
         return wait
 
+    def restore_admission(self, at: float, key_id: str | None) -> None:
+        """Count one request admitted at ``at`` (from before a restart) in the windows it was counted in then."""
+        for minute, hour in self._scopes(key_id):
+            minute.add(at, 0.0, 1, "restored")
+            hour.add(at, 0.0, 1, "restored")
+
     # -- admission ---------------------------------------------------------------------------------------------------
     def acquire(self, now: float, request: dict[str, Any]) -> Grant:
         """Grant a lease or refuse. ``request``: ``limits`` (workspace JSON), ``period``, ``keyId``, ``permits`` /
@@ -182,6 +188,25 @@ class Ledger:
             "audioMs": audio, "slots": slots, "permitTtl": permit_ttl, "holdUntil": hold_until,
         }
         return {"ok": True, "lease": lease, "reason": None, "retryAfter": None, "message": None}
+
+    def reserve_at_least(self, lease_id: str, micros: int, raw_limits: Any, quota_retry: float) -> Grant:
+        """Raise a lease's budget reservation to ``micros`` when the rest of the budget allows it (no lone-request
+        exception here: the estimate is the request's own, so refusing it keeps spending within the budget)."""
+        lease = self.leases.get(lease_id)
+        limits = self._limits(raw_limits)
+        if lease is None or lease["budget"] is None or limits.budget_micros is None or micros <= lease["budget"]:
+            return {"ok": True, "lease": None, "reason": None, "retryAfter": None, "message": None}
+        extra = micros - lease["budget"]
+        remaining = limits.budget_micros - self.spent_micros - self.reserved_micros
+        if extra > remaining:
+            others = self.reserved_micros - lease["budget"]
+            if others > 0 and extra <= remaining + others:
+                return refusal("budget", RESERVED_RETRY_SECONDS,
+                               "the rest of the monthly budget is reserved by requests in flight")
+            return refusal("budget", quota_retry, "this request's estimated cost exceeds the rest of the monthly budget")
+        lease["budget"] += extra
+        self.reserved_micros += extra
+        return {"ok": True, "lease": None, "reason": None, "retryAfter": None, "message": None}
 
     # -- settling ------------------------------------------------------------------------------------------------------
     def charge(self, lease_id: str | None, micros: int, audio_ms: int, period: str | None = None) -> None:

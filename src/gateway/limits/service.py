@@ -36,18 +36,31 @@ class Ticket:
     charged_micros: int = 0
     charged_audio_ms: int = 0
     released: bool = field(default=False)
+    vendor_called: bool = False  # some vendor (or the built-in engine) was asked to do the work
+    reserved_extra: int = 0  # budget reserved after admission (leases: on top of the admission estimate)
+    refunded: bool = False  # rejected before any vendor was called: the request permit is given back
 
     @property
     def request_id(self) -> str:
         return self.ask.request_id
 
-    def release(self) -> None:
+    def reserve_at_least(self, micros: int) -> None:
+        """Make this request's budget reservation at least ``micros`` (its cheapest vendor's estimate, or the next
+        vendor's on failover), or raise ``QuotaExceeded`` when that does not fit the monthly budget."""
+        self.service.reserve_at_least(self, micros)
+
+    def release(self, *, status: int | None = None) -> None:
+        """``status``: the HTTP status the response had. A request refused as invalid (4xx) before any vendor was
+        called gets its request permit back: a client's malformed requests must not eat its rate quota."""
         if not self.released:
             self.released = True
+            self.refunded = status is not None and 400 <= status < 500 and not self.vendor_called
             self.service.release(self)
 
 
 class LimitsService(Protocol):
+    admission_estimate: int  # micro-dollars reserved when a request is admitted, before its vendors are known
+
     async def admit(self, ask: Ask) -> Ticket:
         """Reserve a request permit (and a stream slot, budget and audio estimate) or raise ``RateLimited`` /
         ``QuotaExceeded`` with ``retry_after``."""
@@ -58,7 +71,16 @@ class LimitsService(Protocol):
         ...
 
     def release(self, ticket: Ticket) -> None:
-        """The response (or stream, or WebSocket session) has ended (never awaits)."""
+        """The response (or stream, or WebSocket session) has ended (never awaits); ``ticket.refunded``: its
+        request permit is given back."""
+        ...
+
+    def reserve_at_least(self, ticket: Ticket, micros: int) -> None:
+        """Raise ``ticket``'s budget reservation to ``micros`` or raise ``QuotaExceeded`` (never awaits)."""
+        ...
+
+    def vendor_called(self, request_id: str) -> None:
+        """The request reached a vendor: from now on it counts against the rate limits whatever its outcome."""
         ...
 
 

@@ -6,6 +6,7 @@ from gateway.limits.leasing import LeasingLimits
 from gateway.limits.local import InProcessLimits
 from gateway.limits.service import LimitsService
 from gateway.ports import Runtime
+from gateway.recorder import Recorder
 from gateway.store.usage import UsageStore
 
 # ``Runtime.extras`` key: a callable ``workspace_id -> stub`` whose ``acquire(dict) -> dict`` / ``release(dict)``
@@ -18,11 +19,13 @@ LIMITER_STUBS = "limiter_stubs"
 MULTI_ISOLATE_KEY_CACHE_SECONDS = 5.0
 
 
-def build_limits(runtime: Runtime, usage: UsageStore) -> LimitsService:
+def build_limits(runtime: Runtime, usage: UsageStore, recorder: Recorder | None = None) -> LimitsService:
+    """Leases from the limiter objects on Workers (their storage keeps the windows), else in-process with the
+    windows persisted through ``recorder``."""
     stub_for = runtime.extras.get(LIMITER_STUBS)
     if stub_for is not None:
         return LeasingLimits(stub_for, usage, runtime.clock, runtime.tasks)
-    return InProcessLimits(usage, runtime.clock)
+    return InProcessLimits(usage, runtime.clock, recorder)
 
 
 def key_cache_seconds(runtime: Runtime, configured: float) -> float:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from gateway.health.client import HealthClient
 from gateway.metrics import Metrics
 from gateway.ports import Clock
 from gateway.recorder import Recorder
+from gateway.redaction import redact, redact_error, secrets_of
 from gateway.routing.breaker import Admission, BreakerPolicy, Breakers
 from gateway.routing.directory import Candidate
 from gateway.routing.plan import BREAKER_OPEN, COOLING, Held, last_resort_order, plan_attempts
@@ -89,6 +91,8 @@ class FailoverRunner:
         self.bindings = bindings
         self.breakers = breakers or Breakers(BreakerPolicy(), clock)
         self.metrics = metrics
+        # Told the request id when a request first reaches a vendor (the limits count it from then on).
+        self.on_vendor_call: list[Callable[[str], None]] = []
 
     async def run(
         self,
@@ -146,6 +150,9 @@ class FailoverRunner:
             left = remaining()
             if left <= 0:
                 break
+            if not outcome.errors and outcome.winner is None:
+                for listener in self.on_vendor_call:
+                    listener(request_id)
             error = await self._attempt(candidate, admission, attempt, min(policy.attempt_timeout, left), outcome)
             if error is None:
                 outcome.held = [i for i in held_ids if i != candidate.id]
@@ -186,12 +193,15 @@ class FailoverRunner:
             breaker.abandon(admission)
             raise
         except Exception as exc:  # an adapter bug must not become a bare 500: treat it as a vendor failure
-            log.exception("adapter %s raised unexpectedly", candidate.id)
+            # The traceback may quote what the adapter was sending (a URL with ?key=): scrubbed like the messages.
+            log.error("adapter %s raised unexpectedly:\n%s", candidate.id,
+                      redact(traceback.format_exc(), secrets_of(candidate.credentials)))
             error = ProviderError(candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}")
         else:
             self._record_success(candidate, (self.clock.monotonic() - attempt_started) * 1000, admission)
             outcome.result, outcome.winner = result, candidate
             return None
+        redact_error(error, candidate.credentials)
         self._record_failure(candidate, error, admission)
         return error
 
@@ -222,6 +232,7 @@ class FailoverRunner:
     ) -> None:  # fmt: skip
         """A vendor that failed after this runner handed it over (a stream cut mid-body, a realtime session dropped):
         the same breaker, metrics, health observation and failover row as a failed attempt."""
+        redact_error(error, candidate.credentials)
         self._record_failure(candidate, error, Admission.ALLOWED)
         self._log_switch(request_id, workspace_id, candidate, following, error, self.clock.monotonic(),
                          "switched" if following else "exhausted")  # fmt: skip

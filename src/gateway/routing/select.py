@@ -4,7 +4,7 @@ cooling, globally down — is decided by the failover loop, at the moment it wou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from gateway.errors import InvalidRequest, NoProvidersAvailable
@@ -44,8 +44,11 @@ async def select_candidates(
     can_serve: Callable[[Candidate], bool],
     estimate: Callable[[Candidate], Decimal],
     asked: str | None = None,
+    reserve: Callable[[dict[str, Decimal]], Awaitable[None]] | None = None,
 ) -> list[Candidate]:
-    """``asked`` names the request in the 503 when nothing can serve it (``speech in mp3 at 44100 Hz``)."""
+    """``asked`` names the request in the 503 when nothing can serve it (``speech in mp3 at 44100 Hz``).
+    ``reserve``: given each candidate's estimated cost (USD, before markup), reserve the request's budget
+    (``Caller.reserve_budget``); it raises ``QuotaExceeded`` when not even the cheapest fits."""
     if pinned is not None:
         require_known_provider(pinned)
     candidates = await gateway.directory.candidates(workspace_id, capability)
@@ -56,6 +59,8 @@ async def select_candidates(
     able = [c for c in candidates if can_serve(c)]
     if not able:
         raise NoProvidersAvailable(unservable(capability, asked, candidates, can_serve))
+    if reserve is not None:
+        await reserve({c.id: estimate(c) for c in able})
     stored = await gateway.strategy_for(workspace_id)
     strategy, config = stored if stored else (gateway.settings.default_strategy, {})
     return order_candidates(

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from gateway import json_bounds as bounded_json
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.streaming.config import StreamingConfig
@@ -207,7 +208,7 @@ class ListenRelay:
 
     async def _client_text(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            message = bounded_json.loads(text)  # a frame nested too deep is a bad frame, never a dead session
         except ValueError:
             message = None
         kind = message.get("type") if isinstance(message, dict) else None

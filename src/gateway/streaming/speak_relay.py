@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway import json_bounds as bounded_json
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
 from gateway.speech_cache.segments import SegmentCache
@@ -135,7 +136,7 @@ class SpeakRelay:
             self._done = True
             return
         try:
-            body = json.loads(message) if isinstance(message, str) else None
+            body = bounded_json.loads(message) if isinstance(message, str) else None  # too deep: a bad frame
         except ValueError:
             body = None
         kind = body.get("type") if isinstance(body, dict) else None

@@ -17,6 +17,11 @@ Delivery of a sentence cut midway — the trade-off, chosen per request:
   whole first sentence.
 Billing: each vendor is billed for the characters of the sentences it completed; one usage row per run of sentences
 on one vendor (``segment`` 0, 1, …). A cut sentence is billed to the vendor that finished it.
+
+When every vendor left fails after audio was sent, the body ends with :class:`StreamFailed` raised instead of a
+normal end: the server then drops the connection without the chunked body's last chunk, so an HTTP client sees an
+incomplete response (an error), never a 200 that merely sounds short. Only the completed sentences are billed, and
+``vgw_streams_failed_total`` counts it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ def billing_model(provider: Provider, request: SynthesisRequest) -> str:
     if request.model and provider.prices.for_model(request.model) is not provider.prices.prices.get("*"):
         return request.model
     return provider.default_tts_model or "*"
+
+
+class StreamFailed(Exception):
+    """Every vendor failed after the response started: abort the body (no final chunk) rather than end it."""
 
 
 @dataclass
@@ -167,6 +176,7 @@ class TTSStream:
 
     async def body(self) -> AsyncIterator[bytes]:
         index = 0
+        failure: str | None = None
         try:
             while index < len(self.sentences):
                 opened = self._opened or await self._open(index)
@@ -184,19 +194,26 @@ class TTSStream:
                             yield tail
                 except (ProviderError, JoinError) as exc:
                     if not self._vendor_failed_midstream(exc):
-                        return
+                        failure = "no vendor left after a mid-stream failure"
+                        break
                     continue  # the same sentence, from the next vendor
                 self._completed(index)
                 index += 1
         except GatewayError as exc:  # every remaining vendor failed after audio was sent: the body ends early
-            log.warning("stream %s ended after %d of %d sentences: %s", self.request_id, len(self.delivered),
-                        len(self.sentences), exc.message)
+            failure = exc.message
         finally:
             for leftover in (self._current, self._opened.rest if self._opened else None):
                 if leftover is not None:
                     await leftover.aclose()  # type: ignore[attr-defined]
             if self.on_finish is not None:
-                self.on_finish(self.runs)
+                self.on_finish(self.runs)  # bills the completed sentences, also when the stream failed
+        if failure is not None:
+            log.warning("stream %s failed after %d of %d sentences: %s", self.request_id, len(self.delivered),
+                        len(self.sentences), failure)
+            if self.runner.metrics is not None:
+                self.runner.metrics.stream_failed("tts")
+            raise StreamFailed(f"stream {self.request_id} failed after {len(self.delivered)} of "
+                               f"{len(self.sentences)} sentences: {failure}")
 
     def _completed(self, index: int) -> None:
         candidate = self.candidates[self._position]

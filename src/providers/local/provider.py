@@ -16,7 +16,8 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from gateway.audio import wav_from_pcm
+from gateway.audio import measure_duration, wav_from_pcm
+from gateway.audio_checks import audio_problem, decoded_size
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -45,6 +46,10 @@ from providers.local.voices import choose_voice
 TTS_MODEL = "espeak-ng"
 STT_MODEL = "pocketsphinx-en-us"
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
+# Recognition costs CPU in proportion to the audio (about 1 s per 17 s of audio here) and the recognizer runs one job
+# at a time: longer uploads go to a vendor, so one request cannot hold the engine for more than a few seconds.
+MAX_RECOGNIZER_SECONDS = 120
+MAX_DECODED_BYTES = 64 * 2**20  # decoded PCM held at once (e.g. 120 s of 48 kHz stereo is 22 MiB)
 T = TypeVar("T")
 
 # One engine of each kind per process: each owns a C library's global state or a loaded model.
@@ -209,11 +214,25 @@ def package(pcm: bytes, rate: int, fmt: str) -> bytes:
 
 
 def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: threading.Event) -> tuple[bytes, float]:
-    """(16 kHz mono PCM, seconds of audio) of an upload."""
-    from providers.local.audio_io import decode_to_mono, resample
+    """(16 kHz mono PCM, seconds of audio) of an upload, refused before decoding when its header is not believable
+    or declares more than the recognizer takes, and before resampling when it decodes to more than it declared."""
+    problem = audio_problem(audio, content_type)
+    if problem is not None:
+        raise BadAudio(problem)
+    declared = measure_duration(audio, content_type)
+    if declared is not None and declared > MAX_RECOGNIZER_SECONDS:
+        raise UnsupportedAudio(f"{declared:.0f} s of audio: the built-in recognizer takes up to {MAX_RECOGNIZER_SECONDS} s")
+    size = decoded_size(audio, content_type)
+    if size is not None and size > MAX_DECODED_BYTES:
+        raise UnsupportedAudio(f"the audio decodes to {size // 2**20} MiB: the built-in recognizer takes up to "
+                               f"{MAX_DECODED_BYTES // 2**20} MiB")
+    from providers.local.audio_io import decode_to_mono, resample  # numpy, soxr: only for audio that passed
 
     samples, rate = decode_to_mono(audio, content_type)
-    return resample(samples, rate, RECOGNIZER_RATE).astype("<i2").tobytes(), samples.size / rate
+    seconds = samples.size / rate
+    if seconds > MAX_RECOGNIZER_SECONDS or (declared is not None and seconds > declared * 1.05 + 1):
+        raise BadAudio(f"the audio decodes to {seconds:.0f} s, more than its header declares or the recognizer takes")
+    return resample(samples, rate, RECOGNIZER_RATE).astype("<i2").tobytes(), seconds
 
 
 async def _load_engines() -> None:

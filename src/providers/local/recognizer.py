@@ -21,9 +21,22 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from providers.local.errors import Cancelled, EngineError
 from providers.local.stt import LOAD_ONLY, RecognizedWord
+
+LOCK_POLL_SECONDS = 0.05
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """Release an already acquired ``lock`` on the way out."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class SphinxProcess:
@@ -61,7 +74,12 @@ class SphinxProcess:
                 proc.kill()
 
     def _job(self, pcm: bytes | None, cancel: threading.Event) -> list[RecognizedWord]:
-        with self._lock:
+        # Wait for the engine in short slices: a caller that gave up (its deadline passed behind a long job) frees
+        # its worker thread at once instead of holding one of the loop's few executor threads until the lock frees.
+        while not self._lock.acquire(timeout=LOCK_POLL_SECONDS):
+            if cancel.is_set():
+                raise Cancelled()
+        with _held(self._lock):
             if cancel.is_set():
                 raise Cancelled()
             proc = self._worker()

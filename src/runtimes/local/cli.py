@@ -31,6 +31,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from runtimes.local.http_protocol import bounded_protocol
     from runtimes.local.runtime import build_local_runtime
 
     env = load_env()
@@ -54,6 +55,12 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
         port=port,
         log_level=log_level,
         lifespan="on",
+        http=bounded_protocol(
+            header_timeout=float(env.get("HEADER_TIMEOUT_SECONDS") or 10),
+            linger_seconds=float(env.get("LINGER_SECONDS") or 5),
+            linger_bytes=int(env.get("LINGER_BYTES") or 64 * 1024 * 1024),
+        ),
+        timeout_keep_alive=int(env.get("KEEP_ALIVE_SECONDS") or 5),  # idle kept-alive connections
         ws="websockets-sansio",
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -73,7 +73,8 @@ async def build_local_runtime(
         env=env,
         clock=clock,
         open_websocket=_websocket_opener(),
-        extras={STORE_EXTRA: speech_cache},
+        # A usage row is committed before the client sees the end of the response it pays for (gateway.recorder).
+        extras={STORE_EXTRA: speech_cache, "durable_rows_before_response": True},
         cipher=CryptographyCipher(),
     )
 

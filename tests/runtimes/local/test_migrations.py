@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from runtimes.local.sqlite_db import SQLiteDatabase, split_statements
+from runtimes.local.sqlite_db import SQLiteDatabase, migration_files, split_statements
 
 from .conftest import MIGRATIONS
 
 TABLES = {
     "workspaces", "api_keys", "workspace_provider_configs", "platform_provider_configs",
     "workspace_provider_strategies", "platform_settings", "billing_periods", "usage_records", "failover_logs",
-    "provider_health_status", "agents", "agent_calls", "workspace_speech_cache",
+    "provider_health_status", "rate_admissions", "agents", "agent_calls", "workspace_speech_cache",
 }
-APPLIED = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
+SHIPPED = [p.name for p in migration_files(MIGRATIONS)]  # every migration in migrations/, in the order they apply
 
 
 async def table_names(db: SQLiteDatabase) -> set[str]:
@@ -30,7 +30,7 @@ async def table_names(db: SQLiteDatabase) -> set[str]:
 async def test_migrations_apply_to_an_empty_database_and_are_recorded_like_wrangler() -> None:
     db = SQLiteDatabase(":memory:")
     try:
-        assert await db.apply_migrations(MIGRATIONS) == APPLIED
+        assert await db.apply_migrations(MIGRATIONS) == SHIPPED and SHIPPED[0] == "0001_init.sql"
         assert await table_names(db) == TABLES | {"d1_migrations"}
 
         # wrangler's table: id autoincrement, name unique, applied_at defaulting to CURRENT_TIMESTAMP (UTC text)
@@ -43,7 +43,7 @@ async def test_migrations_apply_to_an_empty_database_and_are_recorded_like_wrang
         unique = await db.all("SELECT name FROM pragma_index_list('d1_migrations') WHERE \"unique\" = 1")
         assert len(unique) == 1
         recorded = await db.all("SELECT id, name, applied_at FROM d1_migrations")
-        assert [(r["id"], r["name"]) for r in recorded] == list(enumerate(APPLIED, start=1))
+        assert [(r["id"], r["name"]) for r in recorded] == list(enumerate(SHIPPED, start=1))
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", recorded[0]["applied_at"])
     finally:
         await db.close()
@@ -51,33 +51,33 @@ async def test_migrations_apply_to_an_empty_database_and_are_recorded_like_wrang
 
 async def test_applying_again_applies_nothing(db: SQLiteDatabase) -> None:
     assert await db.apply_migrations(MIGRATIONS) == []
-    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": len(APPLIED)}
+    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": len(SHIPPED)}
 
 
 async def test_only_new_migrations_apply_in_name_order(db: SQLiteDatabase, tmp_path: Path) -> None:
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, migrations)
-    (migrations / "0099_third.sql").write_text("ALTER TABLE notes ADD COLUMN body TEXT;\n")
-    (migrations / "0098_second.sql").write_text("-- notes; for the test\nCREATE TABLE notes (id TEXT PRIMARY KEY);\n")
+    (migrations / "9003_third.sql").write_text("ALTER TABLE notes ADD COLUMN body TEXT;\n")
+    (migrations / "9002_second.sql").write_text("-- notes; for the test\nCREATE TABLE notes (id TEXT PRIMARY KEY);\n")
     (migrations / "README.md").write_text("not a migration")
 
-    assert await db.apply_migrations(migrations) == ["0098_second.sql", "0099_third.sql"]
+    assert await db.apply_migrations(migrations) == ["9002_second.sql", "9003_third.sql"]
     assert [r["name"] for r in await db.all("PRAGMA table_info(notes)")] == ["id", "body"]
     assert [r["name"] for r in await db.all("SELECT name FROM d1_migrations ORDER BY id")] == [
-        *APPLIED, "0098_second.sql", "0099_third.sql"
+        *SHIPPED, "9002_second.sql", "9003_third.sql"
     ]
 
 
 async def test_a_failing_migration_leaves_no_trace(db: SQLiteDatabase, tmp_path: Path) -> None:
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, migrations)
-    (migrations / "0099_broken.sql").write_text(
+    (migrations / "9002_broken.sql").write_text(
         "CREATE TABLE half_done (id INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
     )
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         await db.apply_migrations(migrations)
     assert "half_done" not in await table_names(db)
-    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": len(APPLIED)}
+    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": len(SHIPPED)}
 
 
 def test_statements_split_on_semicolons_outside_strings_and_comments() -> None:
