@@ -12,7 +12,7 @@ cd "$ROOT"
 
 EXPECTED_TABLES=(
     workspaces api_keys workspace_provider_configs platform_provider_configs workspace_provider_strategies
-    platform_settings billing_periods usage_records failover_logs provider_health_status d1_migrations
+    platform_settings billing_periods usage_records failover_logs provider_health_status request_log d1_migrations
 )
 
 if [[ ! -x node_modules/.bin/wrangler ]]; then

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import GatewayError, describe_validation_errors
-from gateway.metrics import MetricsMiddleware
 from gateway.middleware import RequestIdMiddleware, request_id_of
+from gateway.request_log import RequestLogMiddleware
 from gateway.ports import Runtime
 from gateway.services import Gateway
 from gateway.settings import VERSION
@@ -74,15 +74,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from gateway.api import admin, health, llm, openai_compat, realtime, stream, voice
+    from gateway.api import admin, health, llm, logs, openai_compat, realtime, stream, voice
 
     app.include_router(health.router)
     app.include_router(voice.router)
     app.include_router(stream.router)
     app.include_router(realtime.router)
     app.include_router(admin.router)
+    app.include_router(logs.router)
     app.include_router(llm.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
-    app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
+    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # request log, stdout line, request metrics
     app.add_middleware(RequestIdMiddleware)
     return app

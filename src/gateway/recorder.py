@@ -1,4 +1,5 @@
-"""Write-behind for what happens after the response: usage rows and failover events, written in batches.
+"""Write-behind for what happens after the response: usage rows, failover events and request-log rows, written in
+batches.
 
 The request path only appends to an in-memory buffer; a background task (``ctx.waitUntil`` on Workers) flushes
 everything pending in one atomic ``batch``. A failed flush puts its rows back and tries again, so nothing is lost
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from gateway.ports import BackgroundTasks, Clock, Database, Statement
 from gateway.store.failovers import FailoverEvent, failover_statement
+from gateway.store.request_log import RequestRow, request_statement
 from gateway.store.usage import UsageRow, period_statements, usage_statement
 
 log = logging.getLogger("gateway.recorder")
@@ -24,6 +26,7 @@ MAX_STATEMENTS_PER_BATCH = 200
 FLUSH_DELAY_SECONDS = 0.1
 FLUSH_AT_RECORDS = 100
 RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
+REQUESTS_PER_BATCH = 100  # request-log rows per batch, on top of the usage/failover share
 
 
 class Recorder:
@@ -33,6 +36,7 @@ class Recorder:
         self.clock = clock
         self._usage: list[UsageRow] = []
         self._failovers: list[FailoverEvent] = []
+        self._requests: list[RequestRow] = []
         self._flush_scheduled = False
         self._wake = asyncio.Event()  # cuts the scheduled flush's wait short (a full buffer, or an explicit flush)
         self._known_periods: set[tuple[str, str]] = set()
@@ -41,7 +45,7 @@ class Recorder:
 
     @property
     def pending(self) -> int:
-        return len(self._usage) + len(self._failovers)
+        return len(self._usage) + len(self._failovers) + len(self._requests)
 
     def record_usage(self, row: UsageRow) -> None:
         self._usage.append(row)
@@ -54,6 +58,11 @@ class Recorder:
 
     def record_failover(self, event: FailoverEvent) -> None:
         self._failovers.append(event)
+        self._schedule()
+
+    def record_request(self, row: RequestRow) -> None:
+        """The request log's row for a finished request (same batches, same retries as the usage rows)."""
+        self._requests.append(row)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -89,8 +98,9 @@ class Recorder:
     async def _write(self) -> int:
         async with self._lock:
             written = 0
-            while self._usage or self._failovers:
+            while self._usage or self._failovers or self._requests:
                 usage, failovers = self._take()
+                requests, self._requests = self._requests[:REQUESTS_PER_BATCH], self._requests[REQUESTS_PER_BATCH:]
                 statements: list[Statement] = []
                 new_periods = {(r.workspace_id, r.billing_period) for r in usage} - self._known_periods
                 now_ms = int(self.clock.time() * 1000)
@@ -98,14 +108,16 @@ class Recorder:
                     statements.extend(period_statements(workspace_id, period, now_ms))
                 statements.extend(usage_statement(r) for r in usage)
                 statements.extend(failover_statement(e) for e in failovers)
+                statements.extend(request_statement(r) for r in requests)
                 try:
                     await self.db.batch(statements)
                 except Exception:
                     self._usage[:0] = usage
                     self._failovers[:0] = failovers
+                    self._requests[:0] = requests
                     raise
                 self._known_periods |= new_periods
-                written += len(usage) + len(failovers)
+                written += len(usage) + len(failovers) + len(requests)
             return written
 
     def _take(self) -> tuple[list[UsageRow], list[FailoverEvent]]:

@@ -16,6 +16,7 @@ from gateway.auth import Principal, bearer_token
 from gateway.billing import Charge, usage_row
 from gateway.errors import (
     Forbidden,
+    GatewayError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -25,6 +26,7 @@ from gateway.errors import (
 from gateway.limits.admission import admit
 from gateway.limits.service import Ticket
 from gateway.middleware import request_id_of
+from gateway.request_log import RequestTrace, trace_of
 from gateway.routing.directory import Candidate
 from gateway.routing.failover import FailoverPolicy
 from gateway.services import Gateway
@@ -48,6 +50,14 @@ class Caller:
     request_id: str
     workspace: Workspace | None
     ticket: Ticket | None = None  # the admission of a spending request (released when the response ends)
+    trace: RequestTrace | None = None  # what the request log learns from the request path (see gateway.request_log)
+
+    def traced(self, scope: Any) -> Caller:
+        """Attach this request's log trace and note who called."""
+        self.trace = trace_of(scope)
+        self.trace.workspace_id = self.workspace.id if self.workspace is not None else None
+        self.trace.api_key_id = self.principal.key_id
+        return self
 
     @property
     def workspace_id(self) -> str:
@@ -61,11 +71,19 @@ class Caller:
         policy: FailoverPolicy | None = None,
     ) -> tuple[T, Candidate, int]:
         """Try ``candidates`` in order for this request: (result, the vendor that served it, attempts made)."""
-        outcome = await self.gateway.failover.run(
-            candidates, attempt, policy=policy or self.gateway.policy(), request_id=self.request_id,
-            workspace_id=self.workspace_id,
-        )  # fmt: skip
+        try:
+            outcome = await self.gateway.failover.run(
+                candidates, attempt, policy=policy or self.gateway.policy(), request_id=self.request_id,
+                workspace_id=self.workspace_id,
+            )  # fmt: skip
+        except GatewayError as exc:
+            if self.trace is not None and exc.attempts:
+                self.trace.attempts += len(exc.attempts)
+                self.trace.vendor = exc.attempts[-1].get("provider")
+            raise
         assert outcome.result is not None and outcome.winner is not None
+        if self.trace is not None:
+            self.trace.served_by(outcome.winner.id, outcome.winner.kind, outcome.count)
         return outcome.result, outcome.winner, outcome.count
 
     def record_usage(
@@ -74,14 +92,18 @@ class Caller:
         input_tokens: int | None = None, output_tokens: int | None = None,
     ) -> Charge:  # fmt: skip
         """Buffer this request's usage row (written after the response) and return the charge."""
-        self.gateway.recorder.record_usage(
-            usage_row(
-                request_id=self.request_id, workspace_id=self.workspace_id, api_key_id=self.principal.key_id,
-                provider=provider, resource=resource, model=model, charge=charge, unit_prices=dict(unit_prices),
-                created_at_ms=int(self.gateway.runtime.clock.time() * 1000), segment=segment, characters=characters,
-                audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
-            )
+        row = usage_row(
+            request_id=self.request_id, workspace_id=self.workspace_id, api_key_id=self.principal.key_id,
+            provider=provider, resource=resource, model=model, charge=charge, unit_prices=dict(unit_prices),
+            created_at_ms=int(self.gateway.runtime.clock.time() * 1000), segment=segment, characters=characters,
+            audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
         )  # fmt: skip
+        self.gateway.recorder.record_usage(row)
+        if self.trace is not None:
+            self.trace.add_usage(
+                provider=provider, resource=resource, cost_micros=row.final_cost_micros, characters=characters,
+                audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
+            )  # fmt: skip
         return charge
 
 
@@ -94,7 +116,7 @@ async def caller(request: Request) -> Caller:
         workspace = await gateway.workspace(principal.workspace_id)
         if workspace is None or workspace.status != "active":
             raise Forbidden("this workspace is not active")
-    return Caller(gateway, principal, request_id_of(request.scope), workspace)
+    return Caller(gateway, principal, request_id_of(request.scope), workspace).traced(request.scope)
 
 
 async def workspace_caller(request: Request) -> Caller:

@@ -17,7 +17,7 @@ from .conftest import MIGRATIONS
 TABLES = {
     "workspaces", "api_keys", "workspace_provider_configs", "platform_provider_configs",
     "workspace_provider_strategies", "platform_settings", "billing_periods", "usage_records", "failover_logs",
-    "provider_health_status",
+    "provider_health_status", "request_log",
 }
 
 
@@ -29,7 +29,9 @@ async def table_names(db: SQLiteDatabase) -> set[str]:
 async def test_migrations_apply_to_an_empty_database_and_are_recorded_like_wrangler() -> None:
     db = SQLiteDatabase(":memory:")
     try:
-        assert await db.apply_migrations(MIGRATIONS) == ["0001_init.sql"]
+        shipped = sorted(p.name for p in MIGRATIONS.glob("*.sql"))
+        assert shipped[0] == "0001_init.sql"
+        assert await db.apply_migrations(MIGRATIONS) == shipped
         assert await table_names(db) == TABLES | {"d1_migrations"}
 
         # wrangler's table: id autoincrement, name unique, applied_at defaulting to CURRENT_TIMESTAMP (UTC text)
@@ -42,7 +44,7 @@ async def test_migrations_apply_to_an_empty_database_and_are_recorded_like_wrang
         unique = await db.all("SELECT name FROM pragma_index_list('d1_migrations') WHERE \"unique\" = 1")
         assert len(unique) == 1
         recorded = await db.all("SELECT id, name, applied_at FROM d1_migrations")
-        assert [(r["id"], r["name"]) for r in recorded] == [(1, "0001_init.sql")]
+        assert [(r["id"], r["name"]) for r in recorded] == list(enumerate(shipped, start=1))
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", recorded[0]["applied_at"])
     finally:
         await db.close()
@@ -50,20 +52,20 @@ async def test_migrations_apply_to_an_empty_database_and_are_recorded_like_wrang
 
 async def test_applying_again_applies_nothing(db: SQLiteDatabase) -> None:
     assert await db.apply_migrations(MIGRATIONS) == []
-    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": 1}
+    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": len(list(MIGRATIONS.glob("*.sql")))}
 
 
 async def test_only_new_migrations_apply_in_name_order(db: SQLiteDatabase, tmp_path: Path) -> None:
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, migrations)
-    (migrations / "0003_third.sql").write_text("ALTER TABLE notes ADD COLUMN body TEXT;\n")
-    (migrations / "0002_second.sql").write_text("-- notes; for the test\nCREATE TABLE notes (id TEXT PRIMARY KEY);\n")
+    (migrations / "9999_third.sql").write_text("ALTER TABLE notes ADD COLUMN body TEXT;\n")
+    (migrations / "9998_second.sql").write_text("-- notes; for the test\nCREATE TABLE notes (id TEXT PRIMARY KEY);\n")
     (migrations / "README.md").write_text("not a migration")
 
-    assert await db.apply_migrations(migrations) == ["0002_second.sql", "0003_third.sql"]
+    assert await db.apply_migrations(migrations) == ["9998_second.sql", "9999_third.sql"]
     assert [r["name"] for r in await db.all("PRAGMA table_info(notes)")] == ["id", "body"]
     assert [r["name"] for r in await db.all("SELECT name FROM d1_migrations ORDER BY id")] == [
-        "0001_init.sql", "0002_second.sql", "0003_third.sql"
+        *sorted(p.name for p in MIGRATIONS.glob("*.sql")), "9998_second.sql", "9999_third.sql"
     ]
 
 
@@ -76,7 +78,7 @@ async def test_a_failing_migration_leaves_no_trace(db: SQLiteDatabase, tmp_path:
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         await db.apply_migrations(migrations)
     assert "half_done" not in await table_names(db)
-    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": 1}
+    assert await db.first("SELECT COUNT(*) AS n FROM d1_migrations") == {"n": len(list(MIGRATIONS.glob("*.sql")))}
 
 
 def test_statements_split_on_semicolons_outside_strings_and_comments() -> None:
