@@ -12,8 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import GatewayError, describe_validation_errors
 from gateway.middleware import RequestIdMiddleware, request_id_of
-from gateway.request_log import RequestLogMiddleware
+from gateway.openapi import build_openapi
 from gateway.ports import Runtime
+from gateway.request_log import RequestLogMiddleware
 from gateway.services import Gateway
 from gateway.settings import VERSION
 
@@ -68,13 +69,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=VERSION,
         description="One API in front of many speech and language vendors.",
         lifespan=lifespan,
+        docs_url=None,  # served by gateway.api.docs from the gateway's own files (no CDN)
+        redoc_url=None,
     )
     app.state.gateway = gateway
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from gateway.api import admin, health, llm, logs, openai_compat, realtime, stream, voice
+    from gateway.api import admin, docs, health, llm, logs, openai_compat, realtime, stream, voice
 
     app.include_router(health.router)
     app.include_router(voice.router)
@@ -82,6 +85,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(realtime.router)
     app.include_router(admin.router)
     app.include_router(logs.router)
+    app.include_router(docs.router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, auth
     app.include_router(llm.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
     app.add_middleware(RequestLogMiddleware, gateway=gateway)  # request log, stdout line, request metrics
