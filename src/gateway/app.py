@@ -77,7 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from gateway.api import admin, docs, health, llm, logs, openai_compat, realtime, stream, voice
+    from gateway.api import admin, console, docs, health, llm, logs, openai_compat, realtime, stream, voice
 
     app.include_router(health.router)
     app.include_router(voice.router)
@@ -85,6 +85,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(realtime.router)
     app.include_router(admin.router)
     app.include_router(logs.router)
+    app.include_router(console.router)
     app.include_router(docs.router)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, auth
     app.include_router(llm.router)

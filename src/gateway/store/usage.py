@@ -108,7 +108,8 @@ def _usd(micros: Any) -> float:
 
 
 _AGGREGATES = (
-    "COUNT(DISTINCT request_id) AS requests, SUM(provider_cost_micros) AS provider, SUM(final_cost_micros) AS final,"
+    "COUNT(DISTINCT request_id) AS requests, SUM(provider_cost_micros) AS provider_micros,"
+    " SUM(final_cost_micros) AS final,"
     " SUM(characters) AS characters, SUM(audio_seconds) AS audio_seconds, SUM(input_tokens) AS input_tokens,"
     " SUM(output_tokens) AS output_tokens"
 )
@@ -117,7 +118,7 @@ _AGGREGATES = (
 def _bucket(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests": int(row["requests"] or 0),
-        "providerCost": _usd(row["provider"]),
+        "providerCost": _usd(row["provider_micros"]),
         "finalCost": _usd(row["final"]),
         "characters": int(row["characters"] or 0),
         "audioSeconds": round(float(row["audio_seconds"] or 0), 3),
@@ -136,7 +137,7 @@ class UsageStore:
         totals = await self.db.first(f"SELECT {_AGGREGATES} {where}", workspace_id, period)
         by_provider = await self.db.all(f"SELECT provider, {_AGGREGATES} {where} GROUP BY provider", workspace_id, period)
         by_resource = await self.db.all(f"SELECT resource, {_AGGREGATES} {where} GROUP BY resource", workspace_id, period)
-        total = _bucket(totals or {"requests": 0, "provider": 0, "final": 0})
+        total = _bucket(totals or {"requests": 0, "provider_micros": 0, "final": 0})
         return {
             "workspaceId": workspace_id,
             "period": {"start": start, "end": end, "name": period},
