@@ -78,6 +78,16 @@ ERROR_ENVELOPE = {
         },
     }},
 }  # fmt: skip
+OPENAI_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "description": "OpenAI's error shape (the /v1 routes answer like OpenAI, so its SDKs understand them)",
+    "properties": {"error": {
+        "type": "object", "required": ["message", "type"],
+        "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                       "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}},
+    }},
+}  # fmt: skip
 ERRORS = {
     "400": "Invalid request (bad JSON, bad parameter, every vendor rejected the input)",
     "401": "Missing or unknown bearer token",
@@ -134,6 +144,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shape: ours is the envelope
         schemas.pop(name, None)
     schemas["Error"] = ERROR_ENVELOPE
+    schemas["OpenAIError"] = OPENAI_ERROR
     components["securitySchemes"] = {"bearerAuth": {
         "type": "http", "scheme": "bearer",
         "description": "A workspace API key (vgw_…) or, for /admin/* and operator routes, the admin token.",
@@ -151,8 +162,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 operation["security"] = [{"bearerAuth": []}]
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            shape = "#/components/schemas/" + ("OpenAIError" if path.startswith("/v1/") else "Error")
             for code in _errors_for(method, path):
                 responses[code] = {"description": ERRORS[code],
-                                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+                                   "content": {"application/json": {"schema": {"$ref": shape}}}}  # fmt: skip
     app.openapi_schema = doc
     return doc
