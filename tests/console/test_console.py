@@ -102,6 +102,12 @@ def test_workspaces_create_key_then_revoke_it(console: Console, browser: Any) ->
     css(browser, f'[data-revoke="{key_id}"]').click()
     wait(browser, lambda d: "revoked" in d.find_element(By.ID, "keys").text)
     assert console.api("GET", "/usage", key).status_code == 401
+    byok = "sk-byok-never-shown-0123456789"
+    r = console.api("PUT", f"/admin/workspaces/{workspace_id}/providers/openai", json={"apiKey": byok})
+    assert r.status_code == 200, r.text
+    wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "tbody tr") if "browser-made" in e.text])[0].click()
+    assert "stored" in wait(browser, lambda d: (lambda t: "openai" in t and t)(d.find_element(By.ID, "byok").text))
+    assert byok not in browser.page_source
     css(browser, "#toggle-status").click()
     wait(browser, lambda d: "suspended" in d.find_element(By.CSS_SELECTOR, "#workspace h2").text)
     assert console.api("GET", f"/admin/workspaces/{workspace_id}").json()["status"] == "suspended"

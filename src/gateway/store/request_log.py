@@ -151,7 +151,8 @@ async def request_stats(db: Database, where: LogFilter, bucket_ms: int) -> dict[
     totals = _group(await db.first(f"SELECT {_SUMS} FROM request_log WHERE {sql}", *params) or {})
     totals["latencyMs"] = await _latencies(db, sql, params)
     series = await db.all(
-        f"SELECT (created_at / ?) * ? AS t, {_SUMS} FROM request_log WHERE {sql} GROUP BY t ORDER BY t",
+        # CAST: D1 binds JS numbers, which may arrive as REAL; the bucket must be an integer division either way
+        f"SELECT CAST(created_at / ? AS INTEGER) * ? AS t, {_SUMS} FROM request_log WHERE {sql} GROUP BY t ORDER BY t",
         bucket_ms, bucket_ms, *params,
     )  # fmt: skip
     by: dict[str, dict[str, Any]] = {}
