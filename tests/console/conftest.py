@@ -42,12 +42,12 @@ def _require_browser() -> None:
     pytest.skip(reason)
 
 
-def _deepgram_app() -> Any:
+def _deepgram_app(http_state: Any) -> Any:
     """Deepgram's HTTP fake and its WebSocket fake behind one base URL, as the real api.deepgram.com is."""
     from tests.fakes import deepgram, deepgram_ws
     from tests.fakes.harness import FakeState
 
-    http_app, ws_app = deepgram.create_app(FakeState()), deepgram_ws.create_app(FakeState())
+    http_app, ws_app = deepgram.create_app(http_state), deepgram_ws.create_app(FakeState())
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await (ws_app if scope["type"] == "websocket" else http_app)(scope, receive, send)
@@ -61,6 +61,7 @@ class Console:
     dev_key: str
     process: subprocess.Popen[bytes]
     log: Path
+    fakes: dict[str, Any]  # vendor id → its fake's FakeState (fault injection)
 
     def api(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key or ADMIN_TOKEN}"}
@@ -79,7 +80,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
     openai_fake = FakeServer(None)  # type: ignore[arg-type]
     openai_fake.app = openai.create_app(openai_fake.state)
-    deepgram_fake = FakeServer(_deepgram_app())
+    from tests.fakes.harness import FakeState
+
+    deepgram_state = FakeState()
+    deepgram_fake = FakeServer(_deepgram_app(deepgram_state), deepgram_state)
     state = tmp_path_factory.mktemp("console-state")
     port = free_port()
     env = {
@@ -110,7 +114,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                         break
                 except httpx.TransportError:
                     time.sleep(0.05)
-            yield Console(url.group(1), key.group(1), process, log)
+            yield Console(url.group(1), key.group(1), process, log,
+                          {"openai": openai_fake.state, "deepgram": deepgram_state})  # fmt: skip
         finally:
             process.terminate()
             try:

@@ -16,6 +16,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.console.conftest import ADMIN_TOKEN, SPOKEN, Console, screenshot
 from tests.fakes.deepgram_ws import WORDS
+from tests.fakes.harness import Fault
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -44,10 +45,21 @@ def metric(driver: Any, name: str) -> str:
     return css(driver, f'[data-metric="{name}"] .value').text
 
 
+def fail_the_first_choice_once(console: Console) -> str:
+    """Make the vendor the strategy tries first answer 503 once; returns the vendor that will take over."""
+    r = console.api("POST", "/voice/synthesize", console.dev_key, json={"text": "who goes first?"})
+    first = r.headers["x-provider"]
+    console.fakes[first].fail(Fault("status", status=503))
+    return next(v for v in console.fakes if v != first)
+
+
 def test_sign_in(console: Console, browser: Any) -> None:
     for text in ("Hello from the browser test.", "A second request.", "And a third one."):
         r = console.api("POST", "/voice/synthesize", console.dev_key, json={"text": text, "provider": "openai"})
         assert r.status_code == 200, r.text
+    second = fail_the_first_choice_once(console)
+    r = console.api("POST", "/voice/synthesize", console.dev_key, json={"text": "This one fails over."})
+    assert (r.status_code, r.headers["x-provider"], r.headers["x-attempts"]) == (200, second, "2")
     bad = console.api("POST", "/voice/synthesize", console.dev_key, json={"text": ""})
     assert bad.status_code == 422
     browser.get(console.url + "/console/")
@@ -65,7 +77,8 @@ def test_sign_in(console: Console, browser: Any) -> None:
 
 def test_overview_shows_the_traffic(console: Console, browser: Any) -> None:
     goto(browser, "overview")
-    assert int(metric(browser, "requests")) >= 4
+    assert int(metric(browser, "requests")) >= 6
+    assert int(metric(browser, "failovers")) >= 1
     assert metric(browser, "errorRate") != "0.0%"  # the 422 above
     assert metric(browser, "p95").endswith("ms") and metric(browser, "spend").startswith("$0.")
     vendors = css(browser, "#by-vendor table").text
@@ -82,6 +95,8 @@ def test_vendors_page_lists_health_and_circuits(console: Console, browser: Any) 
     assert "openai" in rows and "deepgram" in rows
     assert "closed" in rows["openai"] or "healthy" in rows["openai"]
     assert "tts:" in rows["openai"]
+    failovers = css(browser, "#failovers tbody").text
+    assert "switched" in failovers and "server" in failovers
     screenshot(browser, "vendors")
 
 
@@ -153,6 +168,12 @@ def test_playground_speaks_listens_and_chats(console: Console, browser: Any) -> 
     played = wait(browser, lambda d: d.execute_script(
         "const a = document.getElementById('tts-audio'); return a.duration > 0 && a.currentTime > 0 ? a.duration : null"))
     assert played > 0
+    second = fail_the_first_choice_once(console)
+    Select(css(browser, "#tts-vendor")).select_by_value("")  # the strategy decides
+    Select(css(browser, "#tts-format")).select_by_value("mp3")
+    css(browser, "#tts-speak").click()
+    assert "2 attempts" in wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#tts-result .failover").text or None)
+    assert css(browser, "#tts-result .vendor").text == second
 
     Select(css(browser, "#stt-vendor")).select_by_value("deepgram")
     css(browser, "#rt-start").click()
