@@ -132,16 +132,20 @@ def test_a_request_appears_in_logs_with_its_detail(console: Console, browser: An
     r = console.api("POST", "/voice/synthesize", console.dev_key, json={"text": "find me in the log", "provider": "openai"})
     request_id = r.headers["x-request-id"]
     goto(browser, "logs")
+    css(browser, "#log-filters input[name=route]").send_keys("/voice/synthesize")
+    css(browser, "#log-filters button").click()
+    wait(browser, lambda d: all("/voice/synthesize" in e.text for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr")))
     row = wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr") if request_id in e.text])[0]
     assert "/voice/synthesize" in row.text and "openai" in row.text and "200" in row.text
     row.click()
     detail = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f'#request-detail[data-request="{request_id}"]'))
     assert "time to first byte" in detail.text and "characters" in detail.text and "openai" in detail.text
+    screenshot(browser, "logs")
+    css(browser, "#log-filters input[name=route]").clear()
     Select(css(browser, "#log-filters select[name=status]")).select_by_value("4xx")
     css(browser, "#log-filters button").click()
     wait(browser, lambda d: all("422" in e.text or "401" in e.text or "403" in e.text
                                for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr")))
-    screenshot(browser, "logs")
 
 
 def test_usage_report_and_csv(console: Console, browser: Any) -> None:

@@ -2,6 +2,10 @@
 import { api, query } from "../api.js";
 import { h, ms, pill, table, usd, when } from "../dom.js";
 
+const clock = (epochMs) => {
+  const d = new Date(epochMs);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+};
 const local = (input) => (input.value ? new Date(input.value).getTime() : "");
 
 export default async function logs(root, session) {
@@ -21,7 +25,7 @@ export default async function logs(root, session) {
   const params = () => ({ workspaceId: admin ? f.workspaceId.value : "", status: f.status.value, vendor: f.vendor.value,
     route: f.route.value, since: local(f.since), until: local(f.until) });
   const draw = () => rows.replaceChildren(table([
-    ["time", (r) => when(r.createdAt)], ["route", (r) => `${r.method} ${r.route}`], ["status", (r) => h("span", { class: r.status >= 400 ? "bad" : "ok" }, r.status)],
+    ["time", (r) => h("span", { title: when(r.createdAt) }, clock(r.createdAt))], ["route", (r) => `${r.method} ${r.route}`], ["status", (r) => h("span", { class: r.status >= 400 ? "bad" : "ok" }, r.status)],
     ...(admin ? [["workspace", (r) => h("code", {}, r.workspaceId || "—")]] : []),
     ["vendor", (r) => r.vendor || "—"], ["attempts", (r) => r.attempts], ["latency", (r) => ms(r.latencyMs)], ["cost", (r) => usd(r.cost)],
     ["error", (r) => r.errorClass || ""], ["request id", (r) => h("code", {}, r.requestId)]], seen, (r) => show(r.requestId)));
@@ -42,13 +46,14 @@ export default async function logs(root, session) {
       h("h2", {}, "Failovers"), table([["from", (x) => x.from], ["to", (x) => x.to || "—"], ["error", (x) => x.errorClass], ["result", (x) => pill(x.result)], ["after", (x) => ms(x.elapsedMs)]], d.failovers),
       h("h2", {}, "Usage rows"), table([["segment", (u) => u.segment], ["vendor", (u) => u.provider], ["capability", (u) => u.resource], ["model", (u) => u.model || "—"],
         ["billed", (u) => usd(u.final_cost_micros / 1e6)]], d.usage)));
+    detail.scrollIntoView?.({ block: "start" });
   }
   more.onclick = () => load(true);
   root.append(h("h1", {}, "Logs"),
     h("form", { class: "inline", id: "log-filters", onsubmit: (e) => { e.preventDefault(); load(); } },
       admin ? h("label", {}, "Workspace", f.workspaceId) : null, h("label", {}, "Status", f.status), h("label", {}, "Vendor", f.vendor),
       h("label", {}, "Route", f.route), h("label", {}, "Since", f.since), h("label", {}, "Until", f.until), h("button", { type: "submit" }, "Filter")),
-    h("div", { class: "grid2" }, h("section", {}, rows, more), detail));
+    detail, h("section", { class: "scroll" }, rows, more));
   await load();
   const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("request");
   if (wanted) await show(wanted);
