@@ -15,9 +15,11 @@ from fastapi.openapi.utils import get_openapi
 AUDIO_BODY = {
     "required": True,
     "description": "The raw audio bytes (WAV, MP3, OGG/Opus, FLAC, WebM, …); Content-Type names the format.",
-    "content": {t: {"schema": {"type": "string", "format": "binary"}}
-                for t in ("audio/wav", "audio/mpeg", "audio/ogg", "audio/flac", "audio/webm", "application/octet-stream")},
-}  # fmt: skip
+    "content": {
+        t: {"schema": {"type": "string", "format": "binary"}}
+        for t in ("audio/wav", "audio/mpeg", "audio/ogg", "audio/flac", "audio/webm", "application/octet-stream")
+    },
+}
 MULTIPART_TRANSCRIPTION = {
     "required": True,
     "content": {"multipart/form-data": {"schema": {
@@ -118,8 +120,8 @@ def _body(ref: str | dict[str, Any], schemas: dict[str, Any], required: bool) ->
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema
-    return {"required": required,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}  # fmt: skip
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"required": required, "content": {"application/json": {"schema": ref}}}
 
 
 def _errors_for(method: str, path: str) -> list[str]:

@@ -50,8 +50,10 @@ class RequestTrace:
         if capability is not None:
             self.capability = capability
 
-    def add_usage(self, *, provider: str, resource: str, cost_micros: int, characters: int | None,
-                  audio_seconds: float | None, input_tokens: int | None, output_tokens: int | None) -> None:  # fmt: skip
+    def add_usage(
+        self, *, provider: str, resource: str, cost_micros: int, characters: int | None,
+        audio_seconds: float | None, input_tokens: int | None, output_tokens: int | None,
+    ) -> None:  # fmt: skip
         self.vendor, self.capability = provider, resource
         self.attempts = self.attempts or 1
         self.cost_micros += cost_micros
@@ -97,8 +99,10 @@ class RequestLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or scope["path"] in UNLOGGED_PATHS or scope["path"].startswith(
-            UNLOGGED_PREFIXES
+        if (
+            kind not in ("http", "websocket")
+            or scope["path"] in UNLOGGED_PATHS
+            or scope["path"].startswith(UNLOGGED_PREFIXES)
         ):
             await self.app(scope, receive, send)
             return

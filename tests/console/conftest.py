@@ -140,7 +140,8 @@ def browser(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Itera
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  f"--user-data-dir={profile}", "--window-size=1400,1000", "--disable-dev-shm-usage",
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={microphone}", "--autoplay-policy=no-user-gesture-required"):  # fmt: skip
+                 f"--use-file-for-fake-audio-capture={microphone}",
+                 "--autoplay-policy=no-user-gesture-required"):  # fmt: skip
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
@@ -154,7 +155,9 @@ def browser(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def screenshot(driver: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    height = driver.execute_script("window.scrollTo(0, 0); return Math.min(document.documentElement.scrollHeight, 2400)")
+    height = driver.execute_script(
+        "window.scrollTo(0, 0); return Math.min(document.documentElement.scrollHeight, 2400)"
+    )
     driver.set_window_size(1400, max(900, height))
     driver.save_screenshot(str(path))
     driver.set_window_size(1400, 1000)

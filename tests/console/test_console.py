@@ -84,14 +84,19 @@ def test_overview_shows_the_traffic(console: Console, browser: Any) -> None:
     vendors = css(browser, "#by-vendor table").text
     assert "openai" in vendors
     assert "tts" in css(browser, "#by-capability table").text
-    drawn = browser.execute_script("return Chart.getChart(document.getElementById('chart-requests')).data.datasets[0].data")
+    drawn = browser.execute_script(
+        "return Chart.getChart(document.getElementById('chart-requests')).data.datasets[0].data"
+    )
     assert sum(x or 0 for x in drawn) >= 4
     screenshot(browser, "overview")
 
 
 def test_vendors_page_lists_health_and_circuits(console: Console, browser: Any) -> None:
     goto(browser, "vendors")
-    rows = {r.find_element(By.CSS_SELECTOR, "td").text: r.text for r in browser.find_elements(By.CSS_SELECTOR, "#vendor-table tbody tr")}
+    rows = {
+        r.find_element(By.CSS_SELECTOR, "td").text: r.text
+        for r in browser.find_elements(By.CSS_SELECTOR, "#vendor-table tbody tr")
+    }
     assert "openai" in rows and "deepgram" in rows
     assert "closed" in rows["openai"] or "healthy" in rows["openai"]
     assert "tts:" in rows["openai"]
@@ -104,8 +109,12 @@ def test_workspaces_create_key_then_revoke_it(console: Console, browser: Any) ->
     goto(browser, "workspaces")
     css(browser, "#new-workspace-name").send_keys("browser-made")
     css(browser, "#create-workspace button").click()
-    workspace_id = wait(browser, lambda d: (lambda e: "browser-made" in e.text and e.get_attribute("data-workspace"))(
-        d.find_element(By.CSS_SELECTOR, "#workspace[data-workspace]")))
+    workspace_id = wait(
+        browser,
+        lambda d: (lambda e: "browser-made" in e.text and e.get_attribute("data-workspace"))(
+            d.find_element(By.CSS_SELECTOR, "#workspace[data-workspace]")
+        ),
+    )
     css(browser, "#key-name").send_keys("from the browser")
     css(browser, "#create-key button").click()
     key = wait(browser, lambda d: d.find_element(By.ID, "new-key-value").text or None)
@@ -113,14 +122,20 @@ def test_workspaces_create_key_then_revoke_it(console: Console, browser: Any) ->
     assert console.api("GET", "/usage", key).json()["workspaceId"] == workspace_id
     assert "from the browser" in css(browser, "#keys").text
     screenshot(browser, "workspaces")
-    key_id = [k for k in console.api("GET", f"/admin/workspaces/{workspace_id}").json()["keys"] if k["name"] == "from the browser"][0]["id"]
+    key_id = [
+        k
+        for k in console.api("GET", f"/admin/workspaces/{workspace_id}").json()["keys"]
+        if k["name"] == "from the browser"
+    ][0]["id"]
     css(browser, f'[data-revoke="{key_id}"]').click()
     wait(browser, lambda d: "revoked" in d.find_element(By.ID, "keys").text)
     assert console.api("GET", "/usage", key).status_code == 401
     byok = "sk-byok-never-shown-0123456789"
     r = console.api("PUT", f"/admin/workspaces/{workspace_id}/providers/openai", json={"apiKey": byok})
     assert r.status_code == 200, r.text
-    wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "tbody tr") if "browser-made" in e.text])[0].click()
+    wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "tbody tr") if "browser-made" in e.text])[
+        0
+    ].click()
     assert "stored" in wait(browser, lambda d: (lambda t: "openai" in t and t)(d.find_element(By.ID, "byok").text))
     assert byok not in browser.page_source
     css(browser, "#toggle-status").click()
@@ -129,13 +144,20 @@ def test_workspaces_create_key_then_revoke_it(console: Console, browser: Any) ->
 
 
 def test_a_request_appears_in_logs_with_its_detail(console: Console, browser: Any) -> None:
-    r = console.api("POST", "/voice/synthesize", console.dev_key, json={"text": "find me in the log", "provider": "openai"})
+    r = console.api(
+        "POST", "/voice/synthesize", console.dev_key, json={"text": "find me in the log", "provider": "openai"}
+    )
     request_id = r.headers["x-request-id"]
     goto(browser, "logs")
     css(browser, "#log-filters input[name=route]").send_keys("/voice/synthesize")
     css(browser, "#log-filters button").click()
-    wait(browser, lambda d: all("/voice/synthesize" in e.text for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr")))
-    row = wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr") if request_id in e.text])[0]
+    wait(
+        browser,
+        lambda d: all("/voice/synthesize" in e.text for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr")),
+    )
+    row = wait(
+        browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr") if request_id in e.text]
+    )[0]
     assert "/voice/synthesize" in row.text and "openai" in row.text and "200" in row.text
     row.click()
     detail = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, f'#request-detail[data-request="{request_id}"]'))
@@ -144,8 +166,13 @@ def test_a_request_appears_in_logs_with_its_detail(console: Console, browser: An
     css(browser, "#log-filters input[name=route]").clear()
     Select(css(browser, "#log-filters select[name=status]")).select_by_value("4xx")
     css(browser, "#log-filters button").click()
-    wait(browser, lambda d: all("422" in e.text or "401" in e.text or "403" in e.text
-                               for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr")))
+    wait(
+        browser,
+        lambda d: all(
+            "422" in e.text or "401" in e.text or "403" in e.text
+            for e in d.find_elements(By.CSS_SELECTOR, "#log-rows tbody tr")
+        ),
+    )
 
 
 def test_usage_report_and_csv(console: Console, browser: Any) -> None:
@@ -169,14 +196,21 @@ def test_playground_speaks_listens_and_chats(console: Console, browser: Any) -> 
     Select(css(browser, "#tts-format")).select_by_value("wav")
     css(browser, "#tts-speak").click()
     assert "openai" in wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#tts-result .vendor").text or None)
-    played = wait(browser, lambda d: d.execute_script(
-        "const a = document.getElementById('tts-audio'); return a.duration > 0 && a.currentTime > 0 ? a.duration : null"))
+    played = wait(
+        browser,
+        lambda d: d.execute_script(
+            "const a = document.getElementById('tts-audio');"
+            " return a.duration > 0 && a.currentTime > 0 ? a.duration : null"
+        ),
+    )
     assert played > 0
     second = fail_the_first_choice_once(console)
     Select(css(browser, "#tts-vendor")).select_by_value("")  # the strategy decides
     Select(css(browser, "#tts-format")).select_by_value("mp3")
     css(browser, "#tts-speak").click()
-    assert "2 attempts" in wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#tts-result .failover").text or None)
+    assert "2 attempts" in wait(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, "#tts-result .failover").text or None
+    )
     assert css(browser, "#tts-result .vendor").text == second
 
     Select(css(browser, "#stt-vendor")).select_by_value("deepgram")

@@ -47,7 +47,9 @@ def _refs(node: object) -> list[str]:
 async def test_errors_have_the_envelope_and_routes_the_bearer_scheme(gw: GatewayHarness) -> None:
     doc = await openapi(gw)
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"]
+        "type": "http",
+        "scheme": "bearer",
+        "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
     assert doc["components"]["schemas"]["Error"]["required"] == ["error"]
     for path, ops in doc["paths"].items():
@@ -57,7 +59,8 @@ async def test_errors_have_the_envelope_and_routes_the_bearer_scheme(gw: Gateway
                 assert op["security"] == [{"bearerAuth": []}], (method, path)
                 shape = "OpenAIError" if path.startswith("/v1/") else "Error"
                 assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
-                    "$ref": f"#/components/schemas/{shape}"}
+                    "$ref": f"#/components/schemas/{shape}"
+                }
     assert "HTTPValidationError" not in doc["components"]["schemas"]
     assert "/admin/logs" in doc["paths"] and "/v1/{path}" not in doc["paths"]
 
@@ -65,7 +68,9 @@ async def test_errors_have_the_envelope_and_routes_the_bearer_scheme(gw: Gateway
 async def test_a_documented_error_is_what_the_route_returns(gw: GatewayHarness) -> None:
     r = await gw.client.post("/voice/synthesize", json={"text": 5}, headers=gw.auth())
     assert r.status_code == 422
-    assert set(r.json()["error"]) >= set((await openapi(gw))["components"]["schemas"]["Error"]["properties"]["error"]["required"])
+    assert set(r.json()["error"]) >= set(
+        (await openapi(gw))["components"]["schemas"]["Error"]["properties"]["error"]["required"]
+    )
 
 
 async def test_docs_pages_load_their_scripts_from_the_gateway(gw: GatewayHarness) -> None:
@@ -73,8 +78,11 @@ async def test_docs_pages_load_their_scripts_from_the_gateway(gw: GatewayHarness
                          ("/redoc", "/docs-assets/redoc/redoc.standalone.js")):  # fmt: skip
         html = (await gw.client.get(page)).text
         assert f'src="{script}"' in html
-        assert "cdn." not in html and "googleapis" not in html and "https://" not in html.replace(
-            "https://fastapi.tiangolo.com", "")
+        assert (
+            "cdn." not in html
+            and "googleapis" not in html
+            and "https://" not in html.replace("https://fastapi.tiangolo.com", "")
+        )
 
 
 async def test_schemathesis_generates_a_body_for_every_write_route_and_none_breaks_the_app(gw: GatewayHarness) -> None:

@@ -30,7 +30,12 @@ async def test_a_synthesis_is_one_row_with_vendor_units_cost_and_timings(gw: Gat
     row = rows[0]
     assert row["requestId"] == request_id and row["workspaceId"] == gw.workspace_id and row["apiKeyId"] == gw.key_id
     assert (row["method"], row["status"], row["vendor"], row["capability"], row["attempts"]) == (
-        "POST", 200, "openai", "tts", 1)
+        "POST",
+        200,
+        "openai",
+        "tts",
+        1,
+    )
     assert row["characters"] == len(TEXT) and row["costMicros"] > 0 and row["errorClass"] is None
     assert 0 <= row["ttfbMs"] <= row["latencyMs"]
     stored = await gw.db.all("SELECT * FROM request_log")
@@ -52,7 +57,9 @@ async def test_failover_and_failures_are_logged_with_attempts_and_error_class(
     assert bad.status_code == 422
     rows = (await logs(gw, route="/voice/synthesize"))["requests"]
     by_id = {row["requestId"]: row for row in rows}
-    assert by_id[r.headers["x-request-id"]]["attempts"] == 2 and by_id[r.headers["x-request-id"]]["vendor"] == "deepgram"
+    assert (
+        by_id[r.headers["x-request-id"]]["attempts"] == 2 and by_id[r.headers["x-request-id"]]["vendor"] == "deepgram"
+    )
     down = by_id[failed.headers["x-request-id"]]
     assert (down["status"], down["errorClass"], down["attempts"], down["costMicros"]) == (502, "upstream_error", 2, 0)
     assert by_id[bad.headers["x-request-id"]]["errorClass"] == "invalid_request"
@@ -88,9 +95,7 @@ async def test_filters_cursor_pages_and_workspace_isolation(gw: GatewayHarness) 
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request"
 
 
-async def test_stats_count_errors_percentiles_spend_and_breakdowns(
-    gw: GatewayHarness, openai_fake: FakeServer
-) -> None:
+async def test_stats_count_errors_percentiles_spend_and_breakdowns(gw: GatewayHarness, openai_fake: FakeServer) -> None:
     for _ in range(3):
         assert (await gw.client.post("/voice/synthesize", json={"text": TEXT}, headers=gw.auth())).status_code == 200
     openai_fake.state.always(Fault("status", status=400))
@@ -138,7 +143,7 @@ async def test_retention_prunes_old_rows(gw: GatewayHarness) -> None:
 async def test_metrics_have_histogram_buckets(gw: GatewayHarness) -> None:
     await gw.client.post("/voice/synthesize", json={"text": TEXT}, headers=gw.auth())
     text = (await gw.client.get("/metrics", headers=gw.admin)).text
-    assert '# TYPE vgw_http_request_duration_seconds histogram' in text
+    assert "# TYPE vgw_http_request_duration_seconds histogram" in text
     assert 'vgw_http_request_duration_seconds_bucket{route="/voice/synthesize",le="+Inf"} 1' in text
     assert 'vgw_vendor_latency_seconds_bucket{capability="tts",provider="openai",le="0.005"}' in text
     assert 'vgw_time_to_first_byte_seconds_count{capability="tts",provider="openai"} 1' in text

@@ -21,8 +21,12 @@ async def workspace_providers(workspace_id: str, found: Caller = Depends(admin_c
     return {
         "workspaceId": workspace_id,
         "providers": {
-            provider: {"enabled": row.enabled, "ownKey": row.encrypted_api_key is not None,
-                       "usePlatformKey": row.use_platform_key, "config": row.config}
+            provider: {
+                "enabled": row.enabled,
+                "ownKey": row.encrypted_api_key is not None,
+                "usePlatformKey": row.use_platform_key,
+                "config": row.config,
+            }
             for provider, row in sorted(configs.items())
         },  # fmt: skip
         "strategy": {"strategy": strategy[0], "config": strategy[1]} if strategy else None,

@@ -48,9 +48,7 @@ class RequestRow:
 
 _COLUMNS = tuple(f.name for f in fields(RequestRow))
 _NAMES = tuple((name, _camel(name)) for name in _COLUMNS)
-_INSERT = (
-    f"INSERT OR IGNORE INTO request_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
+_INSERT = f"INSERT OR IGNORE INTO request_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 
 
 def request_statement(row: RequestRow) -> Statement:

@@ -25,8 +25,9 @@ def test_dev_prints_the_console_url_and_serves_it(tmp_path: Path) -> None:
         page = httpx.get(url.group(1), timeout=5)
         assert page.status_code == 200 and '<script type="module" src="app.js">' in page.text
         assert httpx.get(f"{server.url}/console", timeout=5, follow_redirects=True).url.path == "/console/"
-        for asset in ("/console/app.js", "/console/vendor/chart.js/chart.umd.min.js",
-                      "/docs-assets/swagger-ui/swagger-ui-bundle.js", "/docs-assets/redoc/redoc.standalone.js"):  # fmt: skip
+        assets = ("/console/app.js", "/console/vendor/chart.js/chart.umd.min.js",
+                  "/docs-assets/swagger-ui/swagger-ui-bundle.js", "/docs-assets/redoc/redoc.standalone.js")  # fmt: skip
+        for asset in assets:
             assert httpx.get(server.url + asset, timeout=5).status_code == 200, asset
         docs = httpx.get(f"{server.url}/docs", timeout=5).text
         assert "/docs-assets/swagger-ui/swagger-ui-bundle.js" in docs
