@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.console.conftest import ADMIN_TOKEN, SPOKEN, Console, screenshot
@@ -246,6 +247,24 @@ def test_docs_render_offline(console: Console, browser: Any) -> None:
     browser.get(console.url + "/docs")
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) > 20, seconds=30)
     assert "Voice AI Gateway" in css(browser, ".title").text
+    synthesize = [e for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-post") if "/voice/synthesize" in e.text]
+    synthesize[0].find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    body = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".opblock-post.is-open .opblock-body").text or None)
+    assert "Request body" in body and '"text"' in body and "422" in body
+    # "Try it out": authorize with a workspace key, send a body, get the audio back
+    css(browser, ".auth-wrapper .authorize").click()
+    css(browser, ".modal-ux input").send_keys(console.dev_key)
+    css(browser, ".modal-ux .auth-btn-wrapper .authorize").click()
+    css(browser, ".modal-ux .btn-done").click()
+    editor = css(browser, ".opblock-post.is-open textarea.body-param__text")
+    editor.send_keys(Keys.CONTROL, "a")
+    editor.send_keys(Keys.DELETE)
+    editor.send_keys('{"text": "Sent from Swagger UI.", "provider": "openai"}')
+    css(browser, ".opblock-post.is-open .execute").click()
+    status = wait(
+        browser, lambda d: d.find_element(By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status")
+    )
+    assert status.text.strip().startswith("200"), status.text
     screenshot(browser, "docs")
     browser.get(console.url + "/redoc")
     wait(browser, lambda d: "Voice AI Gateway" in d.find_element(By.TAG_NAME, "body").text, seconds=30)
