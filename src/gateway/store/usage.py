@@ -107,9 +107,11 @@ def _usd(micros: Any) -> float:
     return round(int(micros or 0) / 1_000_000, 6)
 
 
+# Aliases must not reuse a grouped column's name: ``SUM(...) AS provider`` would shadow ``provider`` in
+# ``GROUP BY provider`` rows, keying the report by cost sums instead of vendor ids.
 _AGGREGATES = (
     "COUNT(DISTINCT request_id) AS requests, SUM(provider_cost_micros) AS provider_micros,"
-    " SUM(final_cost_micros) AS final,"
+    " SUM(final_cost_micros) AS final_micros,"
     " SUM(characters) AS characters, SUM(audio_seconds) AS audio_seconds, SUM(input_tokens) AS input_tokens,"
     " SUM(output_tokens) AS output_tokens"
 )
@@ -119,7 +121,7 @@ def _bucket(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests": int(row["requests"] or 0),
         "providerCost": _usd(row["provider_micros"]),
-        "finalCost": _usd(row["final"]),
+        "finalCost": _usd(row["final_micros"]),
         "characters": int(row["characters"] or 0),
         "audioSeconds": round(float(row["audio_seconds"] or 0), 3),
         "inputTokens": int(row["input_tokens"] or 0),
@@ -137,7 +139,7 @@ class UsageStore:
         totals = await self.db.first(f"SELECT {_AGGREGATES} {where}", workspace_id, period)
         by_provider = await self.db.all(f"SELECT provider, {_AGGREGATES} {where} GROUP BY provider", workspace_id, period)
         by_resource = await self.db.all(f"SELECT resource, {_AGGREGATES} {where} GROUP BY resource", workspace_id, period)
-        total = _bucket(totals or {"requests": 0, "provider_micros": 0, "final": 0})
+        total = _bucket(totals or {"requests": 0, "provider_micros": 0, "final_micros": 0})
         return {
             "workspaceId": workspace_id,
             "period": {"start": start, "end": end, "name": period},
