@@ -11,7 +11,7 @@ from typing import Any
 from workers import WorkerEntrypoint, asgi
 
 # The route modules: create_app imports them lazily; imported here, they are in the import-phase snapshot.
-from gateway.api import admin, console, docs, health, llm, logs, openai_compat, realtime, stream, voice  # noqa: F401
+from gateway.api import admin, health, llm, openai_compat, realtime, stream, voice  # noqa: F401
 from gateway.app import create_app
 from health_do import ProviderHealthMonitor
 from limits_do import WorkspaceLimiter

@@ -1,6 +1,6 @@
 """What the request log costs per request: the hot-path part (the row, the stdout JSON line, the buffer append, the
-request metrics — everything ``RequestLogMiddleware`` does when a response ends) and the after-response part (the
-row's share of a SQLite batch write, as the recorder flushes it).
+time-to-first-byte metric — what ``RequestLogMiddleware`` does when a response ends) and the after-response part
+(the row's share of a SQLite batch write, as the recorder flushes it).
 
     uv run python -m bench.request_log.run [--requests 20000]
 """
@@ -26,7 +26,6 @@ from runtimes.local.tasks import LocalBackgroundTasks
 
 def _trace() -> RequestTrace:
     trace = RequestTrace(workspace_id="ws_0123456789abcdef01234567", api_key_id="key_0123456789abcdef01234567")
-    trace.served_by("openai", "tts", 1)
     trace.add_usage(provider="openai", resource="tts", cost_micros=630, characters=25, audio_seconds=None,
                     input_tokens=None, output_tokens=None)  # fmt: skip
     return trace

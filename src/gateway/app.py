@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api import console, docs, logs  # module level: in the Worker's import snapshot
 from gateway.errors import GatewayError, describe_validation_errors
+from gateway.metrics import MetricsMiddleware
 from gateway.middleware import RequestIdMiddleware, request_id_of
 from gateway.openapi import build_openapi
 from gateway.ports import Runtime
@@ -69,7 +71,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=VERSION,
         description="One API in front of many speech and language vendors.",
         lifespan=lifespan,
-        docs_url=None,  # served by gateway.api.docs from the gateway's own files (no CDN)
+        docs_url=None,  # /docs and /redoc: gateway.api.docs, from the gateway's own files (no CDN)
         redoc_url=None,
     )
     app.state.gateway = gateway
@@ -77,19 +79,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from gateway.api import admin, console, docs, health, llm, logs, openai_compat, realtime, stream, voice
+    from gateway.api import admin, health, llm, openai_compat, realtime, stream, voice
 
     app.include_router(health.router)
+    app.include_router(logs.router)
+    app.include_router(console.router)
+    app.include_router(docs.router)
     app.include_router(voice.router)
     app.include_router(stream.router)
     app.include_router(realtime.router)
     app.include_router(admin.router)
-    app.include_router(logs.router)
-    app.include_router(console.router)
-    app.include_router(docs.router)
-    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, auth
     app.include_router(llm.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
-    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # request log, stdout line, request metrics
+    app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
+    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # one request-log row and stdout line per request
     app.add_middleware(RequestIdMiddleware)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
     return app

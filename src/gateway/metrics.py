@@ -1,9 +1,11 @@
-"""In-process counters and histograms rendered in the Prometheus text format for ``GET /metrics``.
+"""In-process counters rendered in the Prometheus text format for ``GET /metrics``.
 
 Counting is a dict increment on the request path (no I/O, no locks: one event loop). Each isolate (or local process)
-reports its own series; Prometheus sums them across scrapes of every instance, and ``histogram_quantile`` over the
-``_bucket`` series gives p50/p95. Labels are bounded: route templates (never raw paths), vendor ids from the
-registry, capabilities, status codes, error classes — never workspace or key ids.
+reports its own counters; Prometheus sums them across scrapes of every instance.
+
+Histograms (request duration, vendor latency, time to first byte, realtime session length) have fixed buckets, so
+``histogram_quantile`` gives p50/p95 across instances. Labels stay bounded: route templates, vendor ids,
+capabilities, statuses and error classes — never workspace or key ids.
 """
 
 from __future__ import annotations
@@ -20,10 +22,6 @@ SESSION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _render_labels(labels: Labels) -> str:
-    return ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
 
 
 class Histogram:
@@ -46,7 +44,7 @@ class Histogram:
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.text}", f"# TYPE {self.name} histogram"]
         for labels, series in sorted(self._series.items()):
-            base = _render_labels(labels)
+            base = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
             sep = "," if base else ""
             running = 0.0
             for bound, count in zip((*self.buckets, float("inf")), series, strict=False):
@@ -59,13 +57,14 @@ class Histogram:
 
 
 class Metrics:
-    HELP = {
-        "vgw_http_requests_total": ("counter", "HTTP requests by method, route template and status."),
-        "vgw_vendor_attempts_total": ("counter", "Vendor attempts by provider and outcome (ok or error class)."),
-        "vgw_failovers_total": ("counter", "Switches from one vendor to the next, by from/to provider."),
+    HELP = {  # noqa: RUF012 - a constant table
         "vgw_failover_outcomes_total": ("counter", "Failover steps by result (switched, retried, exhausted)."),
         "vgw_limit_rejections_total": ("counter", "Requests refused by workspace limits, by type."),
         "vgw_realtime_sessions_total": ("counter", "WebSocket sessions by route template and close status."),
+        "vgw_http_requests_total": ("counter", "HTTP requests by method, route template and status."),
+        "vgw_vendor_attempts_total": ("counter", "Vendor attempts by provider and outcome (ok or error class)."),
+        "vgw_vendor_attempt_latency_seconds_sum": ("counter", "Seconds spent in successful vendor attempts."),
+        "vgw_failovers_total": ("counter", "Switches from one vendor to the next, by from/to provider."),
     }
 
     def __init__(self) -> None:
@@ -106,15 +105,17 @@ class Metrics:
     def limit_rejected(self, error_type: str) -> None:
         self.inc("vgw_limit_rejections_total", (("type", error_type),))
 
+    def failover_outcome(self, result: str) -> None:
+        self.inc("vgw_failover_outcomes_total", (("result", result),))
+
     def attempt(self, provider: str, outcome: str, seconds: float | None = None, capability: str | None = None) -> None:
         self.inc("vgw_vendor_attempts_total", (("provider", provider), ("outcome", outcome)))
         if seconds is not None:
+            self.inc("vgw_vendor_attempt_latency_seconds_sum", (("provider", provider),), seconds)
             self.vendor_latency.observe((("capability", capability or "none"), ("provider", provider)), seconds)
 
-    def failover(self, from_provider: str, to_provider: str | None, result: str | None = None) -> None:
+    def failover(self, from_provider: str, to_provider: str | None) -> None:
         self.inc("vgw_failovers_total", (("from", from_provider), ("to", to_provider or "none")))
-        if result is not None:
-            self.inc("vgw_failover_outcomes_total", (("result", result),))
 
     def render(self, gauges: dict[str, float] | None = None) -> str:
         lines: list[str] = []
@@ -122,9 +123,39 @@ class Metrics:
             kind, text = self.HELP.get(name, ("counter", name))
             lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
             for labels, value in sorted(self._values[name].items()):
-                lines.append(f"{name}{{{_render_labels(labels)}}} {value:g}")
+                rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                lines.append(f"{name}{{{rendered}}} {value:g}")
         for histogram in self._histograms:
             lines += histogram.render()
         for name, value in sorted((gauges or {}).items()):
             lines += [f"# TYPE {name} gauge", f"{name} {value:g}"]
         return "\n".join(lines) + "\n"
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request by route template (not raw path: ids would explode the label set) and status."""
+
+    def __init__(self, app: object, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # type: ignore[operator]
+            return
+        import time
+
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: dict) -> None:  # type: ignore[type-arg]
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)  # type: ignore[operator]
+
+        try:
+            await self.app(scope, receive, capture)  # type: ignore[operator]
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.request(scope.get("method", ""), route, status, time.perf_counter() - started)

@@ -25,6 +25,12 @@ Scope = dict[str, Any]
 # Served files and liveness probes are not API requests: they would bury the log.
 UNLOGGED_PREFIXES = ("/console", "/docs", "/redoc", "/openapi.json", "/favicon.ico")
 UNLOGGED_PATHS = frozenset({"/health", "/"})
+# What a route asks of vendors, for requests that never got as far as a usage row (failures).
+ROUTE_CAPABILITIES = {
+    "/voice/synthesize": "tts", "/voice/stream": "tts", "/voice/speak-stream": "tts", "/v1/audio/speech": "tts",
+    "/voice/transcribe": "stt", "/voice/realtime": "stt", "/v1/audio/transcriptions": "stt",
+    "/llm/generate": "llm", "/llm/generate-script": "llm", "/v1/chat/completions": "llm",
+}  # fmt: skip
 LIMIT_ERRORS = frozenset({"rate_limited", "quota_exceeded"})
 PRUNE_EVERY_SECONDS = 3600.0
 ERROR_BODY_BYTES = 4096  # enough of an error response to read the envelope's type
@@ -44,11 +50,6 @@ class RequestTrace:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_micros: int = 0
-
-    def served_by(self, vendor: str, capability: str | None, attempts: int) -> None:
-        self.vendor, self.attempts = vendor, self.attempts + attempts
-        if capability is not None:
-            self.capability = capability
 
     def add_usage(
         self, *, provider: str, resource: str, cost_micros: int, characters: int | None,
@@ -78,16 +79,19 @@ def trace_of(scope: Scope) -> RequestTrace:
     return trace  # type: ignore[no-any-return]
 
 
-def _error_type(body: bytes) -> str | None:
+def _error_of(body: bytes) -> tuple[str | None, list[Any]]:
+    """The envelope's error type and its vendor attempts (when every vendor failed)."""
     try:
-        data = json.loads(body)
-        return str(data["error"]["type"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        error = json.loads(body)["error"]
+        attempts = error.get("attempts")
+        return str(error["type"]), attempts if isinstance(attempts, list) else []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, []
 
 
 class RequestLogMiddleware:
-    """One row, one stdout line and the request metrics per HTTP request or WebSocket session."""
+    """One row and one stdout line per HTTP request or WebSocket session, plus the metrics only this point knows
+    (time to first byte by vendor, session length, limit rejections)."""
 
     def __init__(self, app: Any, gateway: Any) -> None:
         self.app = app
@@ -124,12 +128,17 @@ class RequestLogMiddleware:
                     error_body.append(message.get("body", b""))
             elif kind_of == "http.response.start":
                 status = int(message["status"])
+                for name, value in message.get("headers", ()):  # the routes name who answered, after how many tries
+                    if name == b"x-provider":
+                        trace.vendor = value.decode("latin-1")
+                    elif name == b"x-attempts" and value.isdigit():
+                        trace.attempts = int(value)
             elif kind_of == "websocket.send":
                 if first_byte is None:
                     first_byte = time.perf_counter()
                 text = message.get("text")
                 if text is not None and text.startswith('{"type": "error"'):
-                    error_class = _error_type(text.encode())
+                    error_class = _error_of(text.encode())[0]
             elif kind_of == "websocket.accept":
                 status = 101
             elif kind_of == "websocket.close":
@@ -143,7 +152,10 @@ class RequestLogMiddleware:
         finally:
             seconds = time.perf_counter() - started
             if error_body and error_class is None:
-                error_class = _error_type(b"".join(error_body))
+                error_class, attempts = _error_of(b"".join(error_body))
+                if attempts:
+                    trace.attempts = len(attempts)
+                    trace.vendor = trace.vendor or str(attempts[-1].get("provider") or "") or None
             if error_class is None and status >= 400:
                 error_class = "internal_error" if status >= 500 else "http_" + str(status)
             self._finish(scope, kind, trace, created_ms, status, seconds, first_byte and first_byte - started,
@@ -154,10 +166,10 @@ class RequestLogMiddleware:
         ttfb: float | None, error_class: str | None,
     ) -> None:  # fmt: skip
         route = getattr(scope.get("route"), "path", None) or "unmatched"
+        if trace.capability is None and trace.vendor is not None:
+            trace.capability = ROUTE_CAPABILITIES.get(route)
         metrics = self.gateway.metrics
-        if kind == "http":
-            metrics.request(scope.get("method", ""), route, status, seconds)
-        else:
+        if kind == "websocket":  # HTTP requests are counted and timed by MetricsMiddleware
             metrics.session(route, status, seconds)
         if trace.vendor is not None and ttfb is not None:
             metrics.first_byte(trace.vendor, trace.capability, ttfb)

@@ -106,7 +106,8 @@ async def test_stats_count_errors_percentiles_spend_and_breakdowns(gw: GatewayHa
     assert totals["requests"] == 4 and totals["errors"] == 1 and totals["errorRate"] == 0.25
     assert totals["cost"] > 0 and totals["latencyMs"]["p50"] is not None
     assert totals["latencyMs"]["p50"] <= totals["latencyMs"]["p95"]
-    assert stats["byVendor"]["openai"]["requests"] == 4 and stats["byCapability"]["tts"]["requests"] == 3
+    assert stats["byVendor"]["openai"]["requests"] == 4 and stats["byCapability"]["tts"]["requests"] == 4
+    assert stats["byCapability"]["tts"]["errors"] == 1  # a failure is counted under the capability it asked for
     assert sum(point["requests"] for point in stats["series"]) == 4
     admin = (await gw.client.get("/admin/stats", headers=gw.admin)).json()
     assert admin["totals"]["requests"] >= 4

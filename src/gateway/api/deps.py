@@ -16,7 +16,6 @@ from gateway.auth import Principal, bearer_token
 from gateway.billing import Charge, usage_row
 from gateway.errors import (
     Forbidden,
-    GatewayError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -49,8 +48,13 @@ class Caller:
     principal: Principal
     request_id: str
     workspace: Workspace | None
+    trace: RequestTrace | None = None  # what the request log learns on the request path (gateway.request_log)
     ticket: Ticket | None = None  # the admission of a spending request (released when the response ends)
-    trace: RequestTrace | None = None  # what the request log learns from the request path (see gateway.request_log)
+
+    @property
+    def workspace_id(self) -> str:
+        assert self.workspace is not None
+        return self.workspace.id
 
     def traced(self, scope: Any) -> Caller:
         """Attach this request's log trace and note who called."""
@@ -59,11 +63,6 @@ class Caller:
         self.trace.api_key_id = self.principal.key_id
         return self
 
-    @property
-    def workspace_id(self) -> str:
-        assert self.workspace is not None
-        return self.workspace.id
-
     async def run_failover(
         self,
         candidates: Sequence[Candidate],
@@ -71,19 +70,11 @@ class Caller:
         policy: FailoverPolicy | None = None,
     ) -> tuple[T, Candidate, int]:
         """Try ``candidates`` in order for this request: (result, the vendor that served it, attempts made)."""
-        try:
-            outcome = await self.gateway.failover.run(
-                candidates, attempt, policy=policy or self.gateway.policy(), request_id=self.request_id,
-                workspace_id=self.workspace_id,
-            )  # fmt: skip
-        except GatewayError as exc:
-            if self.trace is not None and exc.attempts:
-                self.trace.attempts += len(exc.attempts)
-                self.trace.vendor = exc.attempts[-1].get("provider")
-            raise
+        outcome = await self.gateway.failover.run(
+            candidates, attempt, policy=policy or self.gateway.policy(), request_id=self.request_id,
+            workspace_id=self.workspace_id,
+        )  # fmt: skip
         assert outcome.result is not None and outcome.winner is not None
-        if self.trace is not None:
-            self.trace.served_by(outcome.winner.id, outcome.winner.kind, outcome.count)
         return outcome.result, outcome.winner, outcome.count
 
     def record_usage(

@@ -238,7 +238,8 @@ class FailoverRunner:
         error: ProviderError, started: float, result: str,
     ) -> None:  # fmt: skip
         if self.metrics is not None:
-            self.metrics.failover(candidate.id, next_id, result)
+            self.metrics.failover(candidate.id, next_id)
+            self.metrics.failover_outcome(result)
         self.recorder.record_failover(
             FailoverEvent(
                 request_id=request_id,
