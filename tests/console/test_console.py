@@ -1,7 +1,7 @@
 """The console, page by page, in headless chromium against ``voice-gateway dev`` with vendor fakes: sign in, real
 data on every page (asserted on the DOM), keys created and revoked, a request found in Logs, synthesized audio
 played, a live transcript from the fake microphone, a chat answer, and /docs rendered offline. One browser session
-walks through in order (each test builds on the sign-in); each page leaves a screenshot in docs/screenshots/."""
+walks through in order (each test builds on the sign-in); each page leaves a screenshot in build/screenshots/."""
 
 from __future__ import annotations
 
