@@ -15,7 +15,7 @@ EXPECTED_TABLES=(
     platform_settings billing_periods usage_records failover_logs provider_health_status d1_migrations
     agents agent_calls
     workspace_speech_cache
-    rate_admissions
+    rate_admissions request_log
 )
 
 if [[ ! -x node_modules/.bin/wrangler ]]; then

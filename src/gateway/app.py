@@ -10,11 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api import console, docs, logs  # module level: in the Worker's import snapshot
 from gateway.errors import GatewayError, describe_validation_errors
 from gateway.durability import DurableRowsMiddleware
 from gateway.metrics import MetricsMiddleware
 from gateway.middleware import RequestIdMiddleware, request_id_of
+from gateway.openapi import build_openapi
 from gateway.ports import Runtime
+from gateway.request_log import RequestLogMiddleware
 from gateway.services import Gateway
 from gateway.settings import VERSION
 
@@ -69,6 +72,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=VERSION,
         description="One API in front of many speech and language vendors.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: gateway.api.docs, from the gateway's own files (no CDN)
+        redoc_url=None,
     )
     app.state.gateway = gateway
     app.add_exception_handler(GatewayError, _gateway_error)
@@ -78,6 +83,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     from gateway.api import admin, health, llm, openai_compat, realtime, speech_cache, stream, voice
 
     app.include_router(health.router)
+    app.include_router(logs.router)
+    app.include_router(console.router)
+    app.include_router(docs.router)
     app.include_router(voice.router)
     app.include_router(stream.router)
     app.include_router(realtime.router)
@@ -90,5 +98,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
     app.add_middleware(DurableRowsMiddleware, recorder=gateway.recorder)  # a response ends once its rows are durable
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
+    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # one request-log row and stdout line per request
     app.add_middleware(RequestIdMiddleware)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
     return app

@@ -1,4 +1,5 @@
-"""What a request leaves behind in the database — usage rows, failover events — written in group-committed batches.
+"""What a request leaves behind in the database — usage rows, failover events, request-log rows — written in
+group-committed batches.
 
 Recording is synchronous and cheap: the request path appends the row to a buffer (listeners in ``on_usage`` see
 each usage row at once; the limits service settles budget reservations there, listeners never await). Rows are
@@ -29,6 +30,8 @@ from typing import Any
 from gateway.ports import BackgroundTasks, Clock, Database, Statement
 from gateway.store.admissions import Admission, admission_statement
 from gateway.store.failovers import FailoverEvent, failover_statement
+from gateway.store.request_log import RequestRow, request_statement
+from gateway.store.request_log import RequestRow, request_statement
 from gateway.store.usage import UsageRow, period_statements, usage_statement
 
 log = logging.getLogger("gateway.recorder")
@@ -39,10 +42,12 @@ MAX_ROWS_PER_BATCH = 100  # plus up to two billing-period statements per workspa
 FLUSH_DELAY_SECONDS = 0.1
 FLUSH_AT_RECORDS = 100
 RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
+REQUESTS_PER_BATCH = 100  # request-log rows per batch, on top of the usage/failover share
 
-USAGE, FAILOVER, ADMISSION, STATEMENT = "usage", "failover", "admission", "statement"
+USAGE, FAILOVER, ADMISSION, REQUEST, STATEMENT = "usage", "failover", "admission", "request", "statement"
 STATEMENTS: dict[str, Callable[[Any], Statement]] = {
-    USAGE: usage_statement, FAILOVER: failover_statement, ADMISSION: admission_statement, STATEMENT: lambda s: s,
+    USAGE: usage_statement, FAILOVER: failover_statement, ADMISSION: admission_statement, REQUEST: request_statement,
+    STATEMENT: lambda s: s,
 }
 
 
@@ -93,6 +98,11 @@ class Recorder:
     def record_admission(self, admission: Admission) -> None:
         """A rate-limit admission (or its refund) on the local runtime: see ``gateway.store.admissions``."""
         self._add(ADMISSION, admission, admission.request_id)
+
+    def record_request(self, row: RequestRow) -> None:
+        """The request log's row for a finished request: same batches and retries as the usage rows. It is recorded
+        after the response has ended, so no response waits for it (it rides in the next group commit)."""
+        self._add(REQUEST, row, None)
 
     def record_statement(self, statement: Statement) -> None:
         """Housekeeping SQL that rides along with the next batch (pruning old admissions); no request waits on it."""

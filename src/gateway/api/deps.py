@@ -25,6 +25,7 @@ from gateway.errors import (
 from gateway.limits.admission import admit
 from gateway.limits.service import Ticket
 from gateway.middleware import request_id_of
+from gateway.request_log import RequestTrace, trace_of
 from gateway.routing.directory import Candidate
 from gateway.routing.failover import FailoverPolicy
 from gateway.services import Gateway
@@ -47,6 +48,7 @@ class Caller:
     principal: Principal
     request_id: str
     workspace: Workspace | None
+    trace: RequestTrace | None = None  # what the request log learns on the request path (gateway.request_log)
     ticket: Ticket | None = None  # the admission of a spending request (released when the response ends)
     estimates: dict[str, int] = field(default_factory=dict)  # candidate id → estimated final cost, micro-dollars
 
@@ -54,6 +56,13 @@ class Caller:
     def workspace_id(self) -> str:
         assert self.workspace is not None
         return self.workspace.id
+
+    def traced(self, scope: Any) -> Caller:
+        """Attach this request's log trace and note who called."""
+        self.trace = trace_of(scope)
+        self.trace.workspace_id = self.workspace.id if self.workspace is not None else None
+        self.trace.api_key_id = self.principal.key_id
+        return self
 
     async def run_failover(
         self,
@@ -93,14 +102,18 @@ class Caller:
         input_tokens: int | None = None, output_tokens: int | None = None,
     ) -> Charge:  # fmt: skip
         """Buffer this request's usage row (written after the response) and return the charge."""
-        self.gateway.recorder.record_usage(
-            usage_row(
-                request_id=self.request_id, workspace_id=self.workspace_id, api_key_id=self.principal.key_id,
-                provider=provider, resource=resource, model=model, charge=charge, unit_prices=dict(unit_prices),
-                created_at_ms=int(self.gateway.runtime.clock.time() * 1000), segment=segment, characters=characters,
-                audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
-            )
+        row = usage_row(
+            request_id=self.request_id, workspace_id=self.workspace_id, api_key_id=self.principal.key_id,
+            provider=provider, resource=resource, model=model, charge=charge, unit_prices=dict(unit_prices),
+            created_at_ms=int(self.gateway.runtime.clock.time() * 1000), segment=segment, characters=characters,
+            audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
         )  # fmt: skip
+        self.gateway.recorder.record_usage(row)
+        if self.trace is not None:
+            self.trace.add_usage(
+                provider=provider, resource=resource, cost_micros=row.final_cost_micros, characters=characters,
+                audio_seconds=audio_seconds, input_tokens=input_tokens, output_tokens=output_tokens,
+            )  # fmt: skip
         return charge
 
 
@@ -113,7 +126,7 @@ async def caller(request: Request) -> Caller:
         workspace = await gateway.workspace(principal.workspace_id)
         if workspace is None or workspace.status != "active":
             raise Forbidden("this workspace is not active")
-    return Caller(gateway, principal, request_id_of(request.scope), workspace)
+    return Caller(gateway, principal, request_id_of(request.scope), workspace).traced(request.scope)
 
 
 async def workspace_caller(request: Request) -> Caller:

@@ -96,7 +96,7 @@ async def _authenticate(websocket: WebSocket, token: str | None) -> Caller:
     workspace = await gateway.workspace(principal.workspace_id)
     if workspace is None or workspace.status != "active":
         raise Forbidden("this workspace is not active")
-    return Caller(gateway, principal, request_id_of(websocket.scope), workspace)
+    return Caller(gateway, principal, request_id_of(websocket.scope), workspace).traced(websocket.scope)
 
 
 async def _admit(found: Caller, websocket: WebSocket, estimate: Decimal) -> None:

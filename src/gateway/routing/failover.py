@@ -207,7 +207,7 @@ class FailoverRunner:
 
     def _record_success(self, candidate: Candidate, latency_ms: float, admission: Admission) -> None:
         if self.metrics is not None:
-            self.metrics.attempt(candidate.id, "ok", latency_ms / 1000)
+            self.metrics.attempt(candidate.id, "ok", latency_ms / 1000, candidate.kind)
         self.breakers.record(candidate.id, candidate.fingerprint, None, admission)
         self.health.observe(candidate.id, True, latency_ms, kind=candidate.kind)
 
@@ -250,6 +250,7 @@ class FailoverRunner:
     ) -> None:  # fmt: skip
         if self.metrics is not None:
             self.metrics.failover(candidate.id, next_id)
+            self.metrics.failover_outcome(result)
         self.recorder.record_failover(
             FailoverEvent(
                 request_id=request_id,

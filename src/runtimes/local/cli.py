@@ -33,6 +33,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     from gateway.app import create_app
     from runtimes.local.http_protocol import bounded_protocol
     from runtimes.local.runtime import build_local_runtime
+    from runtimes.local.static import mount_static
 
     env = load_env()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +41,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     env["ADMIN_TOKEN"] = token
     runtime = await build_local_runtime(state_dir, env)
     app = create_app(runtime)
+    mount_static(app)
     dev_key = await ensure_dev_workspace(app.state.gateway.workspaces)
     base = f"http://{host}:{port}"
     print(f"Voice AI Gateway on {base}  (state: {state_dir.resolve()})", flush=True)
@@ -48,6 +50,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     if dev_key:
         print("  a 'dev' workspace was created; its API key is shown this once:", flush=True)
         print(f"    export VGW_KEY={dev_key}", flush=True)
+    print(f"  console: {base}/console/  (sign in with the admin token or a workspace key)", flush=True)
     print(f"  try: curl -s {base}/health ; docs at {base}/docs", flush=True)
     config = uvicorn.Config(
         app,

@@ -17,7 +17,7 @@ from .conftest import MIGRATIONS
 TABLES = {
     "workspaces", "api_keys", "workspace_provider_configs", "platform_provider_configs",
     "workspace_provider_strategies", "platform_settings", "billing_periods", "usage_records", "failover_logs",
-    "provider_health_status", "rate_admissions", "agents", "agent_calls", "workspace_speech_cache",
+    "provider_health_status", "rate_admissions", "agents", "agent_calls", "workspace_speech_cache", "request_log",
 }
 SHIPPED = [p.name for p in migration_files(MIGRATIONS)]  # every migration in migrations/, in the order they apply
 
