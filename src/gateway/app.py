@@ -96,9 +96,10 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(calls.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
+    # Inside DurableRows: the request-log row is recorded as the last message passes, and so is durable with it.
+    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # one request-log row and stdout line per request
     app.add_middleware(DurableRowsMiddleware, recorder=gateway.recorder)  # a response ends once its rows are durable
     app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # one request-log row and stdout line per request
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
     return app

@@ -49,6 +49,14 @@ BODIES: dict[tuple[str, str], str | dict[str, Any]] = {
     ("post", "/v1/audio/speech"): "gateway.api.openai_compat:SpeechBody",
     ("post", "/v1/audio/transcriptions"): MULTIPART_TRANSCRIPTION,
     ("post", "/v1/chat/completions"): "gateway.api.openai_compat:ChatBody",
+    ("put", "/admin/workspaces/{workspace_id}/cache"): "gateway.api.speech_cache:CachePolicyBody",
+    ("put", "/admin/workspaces/{workspace_id}/agents/{name}"): "gateway.api.calls:PutAgent",
+    ("post", "/voice/calls"): "gateway.api.calls:CreateCall",
+    ("post", "/webhooks/{vendor}"): {"required": True, "content": {"application/json": {"schema": {
+        "type": "object",
+        "description": "the vendor's own event (a Vapi server message, a Retell webhook), authenticated by its "
+        "signature or secret header, not by a gateway key",
+    }}}},
 }
 OPTIONAL_BODIES = frozenset({("post", "/admin/workspaces/{workspace_id}/keys")})
 # Query parameters read by hand (documented so "Try it out" can send them).
@@ -104,7 +112,7 @@ ERRORS = {
     "503": "No vendor can serve this request",
     "504": "Every vendor timed out",
 }
-PUBLIC = frozenset({("get", "/health")})
+PUBLIC = frozenset({("get", "/health"), ("post", "/webhooks/{vendor}")})  # webhooks: the vendor signs them
 VENDOR_PREFIXES = ("/voice/", "/llm/", "/v1/")
 
 
@@ -128,6 +136,8 @@ def _errors_for(method: str, path: str) -> list[str]:
     codes = ["500"]
     if (method, path) not in PUBLIC:
         codes += ["401", "403"]
+    elif path.startswith("/webhooks/"):
+        codes.append("401")  # a signature or secret that does not match
     if "{" in path:
         codes.append("404")
     if method in ("post", "put", "patch"):

@@ -100,9 +100,9 @@ class Recorder:
         self._add(ADMISSION, admission, admission.request_id)
 
     def record_request(self, row: RequestRow) -> None:
-        """The request log's row for a finished request: same batches and retries as the usage rows. It is recorded
-        after the response has ended, so no response waits for it (it rides in the next group commit)."""
-        self._add(REQUEST, row, None)
+        """The request log's row for a request: same batches, retries and durability as its usage rows (it is
+        recorded as the last response message passes, so a held response waits for it too)."""
+        self._add(REQUEST, row, row.request_id or None)
 
     def record_statement(self, statement: Statement) -> None:
         """Housekeeping SQL that rides along with the next batch (pruning old admissions); no request waits on it."""

@@ -118,6 +118,22 @@ class RequestLogMiddleware:
         error_body: list[bytes] = []
         error_class: str | None = None
 
+        finished = False
+
+        def finish() -> None:
+            nonlocal finished, error_class
+            finished = True
+            seconds = time.perf_counter() - started
+            if error_body and error_class is None:
+                error_class, attempts = _error_of(b"".join(error_body))
+                if attempts:
+                    trace.attempts = len(attempts)
+                    trace.vendor = trace.vendor or str(attempts[-1].get("provider") or "") or None
+            if error_class is None and status >= 400:
+                error_class = "internal_error" if status >= 500 else "http_" + str(status)
+            self._finish(scope, kind, trace, created_ms, status, seconds, first_byte and first_byte - started,
+                         error_class)  # fmt: skip
+
         async def watch(message: dict[str, Any]) -> None:
             nonlocal status, first_byte, error_class
             kind_of = message["type"]
@@ -126,6 +142,8 @@ class RequestLogMiddleware:
                     first_byte = time.perf_counter()
                 if status >= 400 and sum(map(len, error_body)) < ERROR_BODY_BYTES:
                     error_body.append(message.get("body", b""))
+                if not message.get("more_body", False) and not finished:
+                    finish()  # recorded before the last byte goes out: DurableRows (outside) waits for it too
             elif kind_of == "http.response.start":
                 status = int(message["status"])
                 for name, value in message.get("headers", ()):  # the routes name who answered, after how many tries
@@ -145,21 +163,15 @@ class RequestLogMiddleware:
                 code = int(message.get("code", 1000))
                 if 4000 <= code < 5000:
                     status = code - 4000  # the session's error as its HTTP status (see api/realtime.py)
+                if not finished:
+                    finish()
             await send(message)
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            seconds = time.perf_counter() - started
-            if error_body and error_class is None:
-                error_class, attempts = _error_of(b"".join(error_body))
-                if attempts:
-                    trace.attempts = len(attempts)
-                    trace.vendor = trace.vendor or str(attempts[-1].get("provider") or "") or None
-            if error_class is None and status >= 400:
-                error_class = "internal_error" if status >= 500 else "http_" + str(status)
-            self._finish(scope, kind, trace, created_ms, status, seconds, first_byte and first_byte - started,
-                         error_class)  # fmt: skip
+            if not finished:  # the app failed, or a socket ended without a close frame from the server
+                finish()
 
     def _finish(
         self, scope: Scope, kind: str, trace: RequestTrace, created_ms: int, status: int, seconds: float,
