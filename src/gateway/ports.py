@@ -25,6 +25,11 @@ class RunResult:
     last_row_id: int | None
 
 
+# D1 binds numbers as JavaScript doubles and SQLite integers are 64-bit: an integer from a client (a cursor, a time)
+# must be within this bound before it reaches a query, else the binding fails (an internal error, not a 400).
+MAX_BOUND_INTEGER = 2**53 - 1
+
+
 class Database(Protocol):
     """A D1-shaped database: SQLite SQL, ``?`` placeholders, rows as dicts.
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import Call, Capability, Credentials, Provider, Unit
+from providers.http import parse_json, send
 
 # Gateway call statuses (a vendor maps its own names onto these).
 QUEUED, RINGING, IN_PROGRESS, ENDED, FAILED = "queued", "ringing", "in_progress", "ended", "failed"
@@ -73,6 +74,25 @@ class AgentCallProvider(Provider):
         if found is None or not cls.env_webhook_secret or not env.get(cls.env_webhook_secret):
             return found
         return Credentials(found.api_key, found.base_url, {"webhook_secret": env[cls.env_webhook_secret]})
+
+    # -- the vendor's REST API: bearer-authenticated JSON, errors as ``{"message": str | [str], ...}`` ------------------
+    @staticmethod
+    def _headers(call: Call) -> dict[str, str]:
+        return {"Authorization": f"Bearer {call.credentials.api_key}"}
+
+    @staticmethod
+    def describe_error(status: int, body: Any, text: str) -> tuple[str, ErrorClass | None]:
+        """Both agent platforms put the reason in ``message`` (Vapi's NestJS errors may make it a list)."""
+        message = body.get("message") if isinstance(body, dict) else None
+        if message:
+            return ("; ".join(map(str, message)) if isinstance(message, list) else str(message)), None
+        return text or f"HTTP {status}", None
+
+    async def _json(self, call: Call, method: str, path: str, **kwargs: Any) -> Any:
+        url = f"{call.credentials.base_url}{path}"
+        response = await send(call.http, self.id, method, url, timeout=call.timeout, headers=self._headers(call),
+                              describe=self.describe_error, **kwargs)  # fmt: skip
+        return parse_json(self.id, response)
 
     def can_place(self, spec: CallSpec) -> bool:
         needed = self.required_target.get(spec.type)

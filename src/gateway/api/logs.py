@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from gateway.api.deps import Caller, admin_caller, require_found, workspace_caller
 from gateway.errors import InvalidRequest
+from gateway.ports import MAX_BOUND_INTEGER
 from gateway.store.failovers import list_failovers
 from gateway.store.request_log import MAX_PAGE, LogFilter, list_requests, request_stats
 
@@ -41,9 +42,9 @@ async def _page(found: Caller, where: LogFilter, cursor: int | None, limit: int)
 
 _DOCS = {
     "status": Query(None, description="status class: 1xx (realtime sessions), 2xx, 3xx, 4xx or 5xx"),
-    "since": Query(None, description="epoch ms, inclusive"),
-    "until": Query(None, description="epoch ms, exclusive"),
-    "cursor": Query(None, description="nextCursor of the previous page"),
+    "since": Query(None, ge=0, le=MAX_BOUND_INTEGER, description="epoch ms, inclusive"),
+    "until": Query(None, ge=0, le=MAX_BOUND_INTEGER, description="epoch ms, exclusive"),
+    "cursor": Query(None, ge=0, le=MAX_BOUND_INTEGER, description="nextCursor of the previous page"),
     "limit": Query(50, ge=1, le=MAX_PAGE),
 }
 

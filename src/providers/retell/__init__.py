@@ -14,15 +14,8 @@ from typing import Any, ClassVar
 from gateway.errors import ErrorClass, ProviderError
 from providers.agent_calls import AgentCallProvider, CallEvent, CallSpec, CallState
 from providers.base import Call, Credentials, PriceTable, Unit
-from providers.http import parse_json, send
 from providers.retell import wire
 from providers.retell.webhooks import verify
-
-
-def _describe(status: int, body: Any, text: str) -> tuple[str, ErrorClass | None]:
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"]), None
-    return text or f"HTTP {status}", None
 
 
 class RetellProvider(AgentCallProvider):
@@ -38,15 +31,7 @@ class RetellProvider(AgentCallProvider):
         "phone": ("agentId", "fromNumber"),
     }
 
-    @staticmethod
-    def _headers(call: Call) -> dict[str, str]:
-        return {"Authorization": f"Bearer {call.credentials.api_key}"}
 
-    async def _json(self, call: Call, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{call.credentials.base_url}{path}"
-        response = await send(call.http, self.id, method, url, timeout=call.timeout, headers=self._headers(call),
-                              describe=_describe, **kwargs)  # fmt: skip
-        return parse_json(self.id, response)
 
     async def create_call(self, call: Call, spec: CallSpec) -> CallState:
         body = await self._json(call, "POST", wire.create_path(spec), json=wire.create_body(spec))

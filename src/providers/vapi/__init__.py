@@ -13,17 +13,9 @@ from typing import Any, ClassVar
 from gateway.errors import ErrorClass, ProviderError
 from providers.agent_calls import AgentCallProvider, CallEvent, CallSpec, CallState
 from providers.base import Call, Credentials, PriceTable, Unit
-from providers.http import parse_json, send
+from providers.http import send
 from providers.vapi import wire
 from providers.vapi.webhooks import verify
-
-
-def _describe(status: int, body: Any, text: str) -> tuple[str, ErrorClass | None]:
-    """Vapi errors are NestJS-shaped: ``{"message": str | [str], "error": str, "statusCode": int}``."""
-    if isinstance(body, dict) and body.get("message"):
-        message = body["message"]
-        return ("; ".join(map(str, message)) if isinstance(message, list) else str(message)), None
-    return text or f"HTTP {status}", None
 
 
 class VapiProvider(AgentCallProvider):
@@ -53,11 +45,6 @@ class VapiProvider(AgentCallProvider):
         _, _, secret = (credentials.api_key or "").partition(":")
         return secret or credentials.extra.get("webhook_secret")
 
-    async def _json(self, call: Call, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{call.credentials.base_url}{path}"
-        response = await send(call.http, self.id, method, url, timeout=call.timeout, headers=self._headers(call),
-                              describe=_describe, **kwargs)  # fmt: skip
-        return parse_json(self.id, response)
 
     async def create_call(self, call: Call, spec: CallSpec) -> CallState:
         body = await self._json(call, "POST", wire.create_path(spec), json=wire.create_body(spec))
@@ -80,7 +67,7 @@ class VapiProvider(AgentCallProvider):
         if not control:
             raise ProviderError(self.id, ErrorClass.UNSUPPORTED, "this Vapi call has no control URL (not live)")
         await send(call.http, self.id, "POST", str(control), timeout=call.timeout, json={"type": "end-call"},
-                   describe=_describe)  # fmt: skip
+                   describe=self.describe_error)  # fmt: skip
 
     async def probe(self, call: Call) -> None:
         await self._json(call, "GET", "/assistant", params={"limit": 1})
