@@ -67,15 +67,16 @@ class LegPlan(Generic[L]):
         """The leg to open now (admitted through its breaker), or None when every leg was tried."""
         while self._untried:
             ready, held = self._plan()
+            self._note_held(held)
             for position in ready:
                 leg = self._untried[position]
                 admission = self.runner.breakers.get(leg.candidate.id, leg.candidate.fingerprint).admit()
                 if admission == Admission.DENIED:  # half-open, its one trial in flight in another request
                     held.append(Held(leg.candidate, BREAKER_OPEN, position))
+                    self._note_held(held)
                     continue
                 return self._take(position, admission)
-            self.held.extend(h.candidate.id for h in held if h.candidate.id not in self.held)
-            spare = last_resort_order(held, self.runner.breakers)[0]
+            spare = self._last_resort(held)
             leg = self._untried[spare.position]
             if spare.reason == COOLING:
                 wait = self.runner.breakers.cooling_for(leg.candidate.id, leg.candidate.fingerprint)
@@ -89,6 +90,17 @@ class LegPlan(Generic[L]):
             return self._take(spare.position, Admission.FORCED)
         return None
 
+    def _last_resort(self, held: list[Held]) -> Held:
+        """The planner's first last resort; of several legs of that same credential, the earliest in the session's
+        order (their waits differ only by when the clock was read)."""
+        first = last_resort_order(held, self.runner.breakers)[0]
+        key = (first.candidate.id, first.candidate.fingerprint, first.reason)
+        return min((h for h in held if (h.candidate.id, h.candidate.fingerprint, h.reason) == key),
+                   key=lambda h: h.position)  # fmt: skip
+
+    def _note_held(self, held: list[Held]) -> None:
+        self.held.extend(dict.fromkeys(h.candidate.id for h in held if h.candidate.id not in self.held))
+
     def _take(self, position: int, admission: Admission) -> L:
         leg = self._untried.pop(position)
         self._admissions[id(leg)] = admission
@@ -101,7 +113,7 @@ class LegPlan(Generic[L]):
         ready, held = self._plan()
         if ready:
             return self._untried[ready[0]].provider_id
-        return last_resort_order(held, self.runner.breakers)[0].candidate.id
+        return self._last_resort(held).candidate.id
 
     def opened(self, leg: L, latency_ms: float) -> None:
         self.runner.stream_opened(leg.candidate, latency_ms, self._admissions.pop(id(leg), Admission.ALLOWED))
