@@ -82,8 +82,14 @@ class LegPlan(Generic[L]):
                 wait = self.runner.breakers.cooling_for(leg.candidate.id, leg.candidate.fingerprint)
                 if wait > self.max_wait:
                     del self._untried[spare.position]
-                    self.errors.append(ProviderError(leg.provider_id, ErrorClass.RATE_LIMITED,
-                                                     f"rate limited; cooling for {wait:.1f}s more", retry_after=wait))
+                    self.errors.append(
+                        ProviderError(
+                            leg.provider_id,
+                            ErrorClass.RATE_LIMITED,
+                            f"rate limited; cooling for {wait:.1f}s more",
+                            retry_after=wait,
+                        )
+                    )
                     continue
                 if wait > 0:
                     await self._sleep(wait)

@@ -46,12 +46,14 @@ def _words(raw: Any) -> tuple[Word, ...]:
     for item in raw or []:
         if not isinstance(item, dict) or "word" not in item:
             continue
-        out.append(Word(
-            word=str(item.get("punctuated_word") or item["word"]),
-            start=float(item["start"]) if isinstance(item.get("start"), (int, float)) else None,
-            end=float(item["end"]) if isinstance(item.get("end"), (int, float)) else None,
-            confidence=item.get("confidence") if isinstance(item.get("confidence"), (int, float)) else None,
-        ))
+        out.append(
+            Word(
+                word=str(item.get("punctuated_word") or item["word"]),
+                start=float(item["start"]) if isinstance(item.get("start"), (int, float)) else None,
+                end=float(item["end"]) if isinstance(item.get("end"), (int, float)) else None,
+                confidence=item.get("confidence") if isinstance(item.get("confidence"), (int, float)) else None,
+            )
+        )
     return tuple(out)
 
 
@@ -77,14 +79,16 @@ class NovaProtocol(DeepgramListenProtocol):
             except (KeyError, IndexError, TypeError):
                 return ()
             start = float(message.get("start") or 0.0)
-            return (Transcript(
-                text=str(alternative.get("transcript") or ""),
-                is_final=bool(message.get("is_final")),
-                speech_final=bool(message.get("speech_final")),
-                start=start,
-                end=start + float(message.get("duration") or 0.0),
-                words=_words(alternative.get("words")),
-            ),)
+            return (
+                Transcript(
+                    text=str(alternative.get("transcript") or ""),
+                    is_final=bool(message.get("is_final")),
+                    speech_final=bool(message.get("speech_final")),
+                    start=start,
+                    end=start + float(message.get("duration") or 0.0),
+                    words=_words(alternative.get("words")),
+                ),
+            )
         if kind == "UtteranceEnd":
             return (Other("utterance_end", {"last_word_end": message.get("last_word_end")}, ("last_word_end",)),)
         if kind == "SpeechStarted":
@@ -193,8 +197,11 @@ def _nova(call: Call, options: ListenOptions) -> tuple[str, dict[str, str]]:
 def aura_model(voice: str | None) -> str:
     if voice and voice.startswith("aura-"):
         return voice
-    return f"aura-2-{voice}-en" if voice and voice.isalpha() and voice not in ("female", "male", "neutral") \
+    return (
+        f"aura-2-{voice}-en"
+        if voice and voice.isalpha() and voice not in ("female", "male", "neutral")
         else "aura-2-thalia-en"
+    )
 
 
 def _speak(call: Call, options: SpeakOptions) -> tuple[str, dict[str, str], str]:

@@ -10,6 +10,14 @@ from providers.realtime.events import Event, Transcript, Turn, Word
 from providers.realtime.routes import ListenRoute, SpeakRoute
 
 __all__ = [
-    "Event", "ListenRoute", "SpeakRoute", "Transcript", "Turn", "Word", "listen_model", "listen_models",
-    "listen_routes", "speak_routes",
+    "Event",
+    "ListenRoute",
+    "SpeakRoute",
+    "Transcript",
+    "Turn",
+    "Word",
+    "listen_model",
+    "listen_models",
+    "listen_routes",
+    "speak_routes",
 ]

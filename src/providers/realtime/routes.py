@@ -49,9 +49,9 @@ class SpeakOptions:
 
 def websocket_base(http_base: str) -> str:
     if http_base.startswith("https://"):
-        return "wss://" + http_base[len("https://"):]
+        return "wss://" + http_base[len("https://") :]
     if http_base.startswith("http://"):
-        return "ws://" + http_base[len("http://"):]
+        return "ws://" + http_base[len("http://") :]
     return http_base
 
 

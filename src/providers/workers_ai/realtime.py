@@ -120,11 +120,18 @@ def _speak(call: Call, options: SpeakOptions) -> tuple[str, dict[str, str], str]
 
 
 LISTEN_ROUTES = (
-    BindingListenRoute(PROVIDER_ID, "flux", FLUX, "@cf/deepgram/flux", FLUX_PER_SECOND, _flux, FLUX_ALIASES,
-                       _flux_binding_inputs),
-    BindingListenRoute(PROVIDER_ID, "nova-3", NOVA, "@cf/deepgram/nova-3", NOVA3_WS_PER_SECOND, _nova, NOVA_ALIASES,
-                       _nova_binding_inputs),
+    BindingListenRoute(
+        PROVIDER_ID, "flux", FLUX, "@cf/deepgram/flux", FLUX_PER_SECOND, _flux, FLUX_ALIASES, _flux_binding_inputs
+    ),
+    BindingListenRoute(
+        PROVIDER_ID,
+        "nova-3",
+        NOVA,
+        "@cf/deepgram/nova-3",
+        NOVA3_WS_PER_SECOND,
+        _nova,
+        NOVA_ALIASES,
+        _nova_binding_inputs,
+    ),
 )
-SPEAK_ROUTES = (
-    BindingSpeakRoute(PROVIDER_ID, AURA, AURA1_PER_CHARACTER, _speak, SPEAK_SAMPLE_RATES, AURA1),
-)
+SPEAK_ROUTES = (BindingSpeakRoute(PROVIDER_ID, AURA, AURA1_PER_CHARACTER, _speak, SPEAK_SAMPLE_RATES, AURA1),)

@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from gateway.errors import ErrorClass
 from gateway.routing.breaker import CLOSED, OPEN, Admission, key_fingerprint
 from tests.fakes.deepgram_ws import WORDS, speak_audio, utterance
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, deepgram_ws_env, running_gateway, workers_ws_env
 from .test_realtime import CHUNK, RATE, collect, finals, send_audio, session
