@@ -279,10 +279,10 @@ class ListenRelay:
             return [*before, kept, *after]
         if isinstance(event, Turn):
             self._turn_based = True
-            shifted = event.shifted(offset, 0)
-            if self._switched and self._replayed_turn(shifted):
+            turn = event.shifted(offset, 0)
+            if self._switched and self._replayed_turn(turn):
                 return []
-            return self._renumbered(shifted)
+            return self._renumbered(turn)
         return [event.shifted(offset)]
 
     def _replayed_turn(self, turn: Turn) -> bool:
