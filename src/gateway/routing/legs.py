@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from gateway.errors import ErrorClass, ProviderError
 from gateway.routing.breaker import Admission
 from gateway.routing.directory import Candidate
 from gateway.routing.plan import BREAKER_OPEN, COOLING, Held, last_resort_order, plan_attempts
+
+if TYPE_CHECKING:
+    from gateway.routing.failover import FailoverRunner
 
 
 class LegLike(Protocol):
@@ -39,11 +42,11 @@ class LegPlan(Generic[L]):
     """The legs of one session, handed out one at a time through the planner; outcomes fed to the runner."""
 
     def __init__(
-        self, legs: Sequence[L], runner: Any, *, request_id: str, workspace_id: str | None, max_wait: float,
+        self, legs: Sequence[L], runner: FailoverRunner, *, request_id: str, workspace_id: str | None, max_wait: float,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:  # fmt: skip
         self._untried = list(legs)
-        self.runner = runner  # gateway.routing.failover.FailoverRunner
+        self.runner = runner
         self.request_id = request_id
         self.workspace_id = workspace_id
         self.max_wait = max_wait
@@ -51,10 +54,6 @@ class LegPlan(Generic[L]):
         self._admissions: dict[int, Admission] = {}  # id(leg) → how it was admitted
         self.errors: list[ProviderError] = []  # every leg failure and every cooling leg not tried, in order
         self.held: list[str] = []  # vendors the planner held back at some point (for logs and tests)
-
-    @property
-    def legs_left(self) -> int:
-        return len(self._untried)
 
     def _plan(self) -> tuple[list[int], list[Held]]:
         """(positions in ``_untried`` ready now, held ones) — the HTTP planner's verdict on the remaining legs."""
@@ -82,14 +81,8 @@ class LegPlan(Generic[L]):
                 wait = self.runner.breakers.cooling_for(leg.candidate.id, leg.candidate.fingerprint)
                 if wait > self.max_wait:
                     del self._untried[spare.position]
-                    self.errors.append(
-                        ProviderError(
-                            leg.provider_id,
-                            ErrorClass.RATE_LIMITED,
-                            f"rate limited; cooling for {wait:.1f}s more",
-                            retry_after=wait,
-                        )
-                    )
+                    message = f"rate limited; cooling for {wait:.1f}s more"
+                    self.errors.append(ProviderError(leg.provider_id, ErrorClass.RATE_LIMITED, message, retry_after=wait))
                     continue
                 if wait > 0:
                     await self._sleep(wait)
