@@ -25,26 +25,20 @@ from gateway.billing import Charge
 from gateway.errors import ErrorClass, Forbidden, GatewayError, InvalidRequest, ProviderError
 from gateway.middleware import request_id_of
 from gateway.ports import UpstreamWebSocket
+from gateway.routing.legs import LegPlan
 from gateway.routing.select import select_candidates
 from gateway.services import Gateway
+from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import Leg, ListenRelay, Segment, SessionHooks
-from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.speak_relay import SpeakLeg, SpeakRelay
 from providers.base import Call, Capability
-from providers.realtime.routes import (
-    LISTEN_MODELS,
-    SPEAK_SAMPLE_RATES,
-    ListenOptions,
-    SpeakOptions,
-    listen_routes,
-    speak_routes,
-)
+from providers.realtime.catalog import listen_model, listen_models, listen_routes, speak_routes
+from providers.realtime.routes import ListenOptions, SpeakOptions
 
 router = APIRouter(tags=["voice"])
 
 SUBPROTOCOL_PREFIX = "vgw-key."
-MODEL_ALIASES = {"flux": "flux", "flux-general-en": "flux", "nova-3": "nova-3", "nova": "nova-3"}
 SAMPLE_RATES = frozenset({8000, 16000, 24000, 32000, 44100, 48000})
 
 
@@ -143,20 +137,12 @@ def _query_int(websocket: WebSocket, name: str, default: int, allowed: frozenset
     return int(raw)
 
 
-def _failover_hooks(found: Caller) -> tuple[Callable[[Leg[Any], ProviderError, Leg[Any] | None], None],
-                                             Callable[[Leg[Any], float], None]]:
-    """(leg_failed, leg_ok) for either relay: health observations and failover rows."""
+def _plan(found: Caller, legs: list[Leg[Any]]) -> LegPlan[Leg[Any]]:
+    """The session's legs through the attempt planner: breakers, cool-downs and health bookkeeping as for HTTP. A
+    cooling vendor is waited for at most one attempt timeout (a session cannot sit on a long Retry-After)."""
     gateway = found.gateway
-
-    def failed(leg: Leg[Any], error: ProviderError, following: Leg[Any] | None) -> None:
-        gateway.failover.stream_failed(leg.candidate, error, request_id=found.request_id,
-                                       workspace_id=found.workspace_id,
-                                       following=following.provider_id if following else None)  # fmt: skip
-
-    def ok(leg: Leg[Any], latency_ms: float) -> None:
-        gateway.failover.stream_opened(leg.candidate, latency_ms)
-
-    return failed, ok
+    return LegPlan(legs, gateway.failover, request_id=found.request_id, workspace_id=found.workspace_id,
+                   max_wait=gateway.settings.attempt_timeout)  # fmt: skip
 
 
 def _leg_opener(gateway: Gateway, options: Any) -> Callable[[Leg[Any]], Awaitable[UpstreamWebSocket]]:
@@ -191,9 +177,9 @@ def _call(gateway: Gateway, credentials: Any) -> Call:
 # -- /voice/realtime ----------------------------------------------------------------------------------------------
 def listen_options(websocket: WebSocket) -> tuple[ListenOptions, str | None]:
     query = websocket.query_params
-    model = MODEL_ALIASES.get((query.get("model") or "flux").lower())
+    model = listen_model(query.get("model"))
     if model is None:
-        raise InvalidRequest(f"model must be one of {', '.join(LISTEN_MODELS)}")
+        raise InvalidRequest(f"model must be one of {', '.join(listen_models())}")
     encoding = (query.get("encoding") or "linear16").lower()
     if encoding != "linear16":
         raise InvalidRequest("encoding must be linear16 (16-bit little-endian PCM): replay and billing count samples")
@@ -207,13 +193,14 @@ def listen_options(websocket: WebSocket) -> tuple[ListenOptions, str | None]:
 
 async def listen_legs(found: Caller, options: ListenOptions, pinned: str | None) -> list[Leg]:
     """Every (vendor, route) to try, in order: the requested model at each vendor (strategy order), then the other
-    model — another vendor with the same protocol keeps the session's semantics (turn events) intact."""
+    models in the registry's order — a vendor serving the same model keeps the session's semantics (turn events)
+    intact. The attempt planner decides at each switch which of these is admissible then."""
     candidates = await select_candidates(
         found.gateway, found.workspace_id, Capability.STT, pinned=pinned,
         can_serve=lambda c: bool(listen_routes(c.id)),
         estimate=lambda c: listen_routes(c.id)[0].cost(60), asked="realtime transcription (/voice/realtime)",
     )  # fmt: skip
-    order = (options.model, *(m for m in LISTEN_MODELS if m != options.model))
+    order = (options.model, *(m for m in listen_models() if m != options.model))
     legs = [Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model]
     # A vendor's own engine (a model no other vendor serves, like the built-in recognizer) is the last resort.
     return legs + [Leg(c, route) for c in candidates for route in listen_routes(c.id) if route.model not in order]
@@ -231,13 +218,8 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
     await _admit(found, client.websocket, legs[0].route.cost(60))
     config = StreamingConfig.from_env(gateway.runtime.env)
     markup = await gateway.markup_for(found.workspace)
-    failed, ok = _failover_hooks(found)
     charges: list[Charge] = []
-    errors: list[ProviderError] = []
-
-    def leg_failed(leg: Leg[Any], error: ProviderError, following: Leg[Any] | None) -> None:
-        errors.append(error)
-        failed(leg, error, following)
+    plan = _plan(found, legs)
 
     def segment_done(segment: Segment) -> None:
         route = segment.leg.route
@@ -249,14 +231,13 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
             unit_prices=route.unit_prices(), segment=segment.index, audio_seconds=seconds,
         )
 
-    hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done, leg_failed=leg_failed,
-                         leg_ok=ok)
-    result = await ListenRelay(client, legs, options, config, gateway.runtime.clock, hooks).run()
+    hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done)
+    result = await ListenRelay(client, plan, options, config, gateway.runtime.clock, hooks).run()
     await _end(client, found, result.failed, charges, {
         "duration": round(result.duration, 3),
         "segments": [{"provider": s.leg.provider_id, "model": s.leg.route.model, "audio_seconds": round(s.seconds, 3)}
                      for s in result.segments],
-    }, errors[-1] if errors else None)  # fmt: skip
+    }, plan.errors[-1] if plan.errors else None)  # fmt: skip
 
 
 # -- /voice/speak-stream ------------------------------------------------------------------------------------------
@@ -280,14 +261,14 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
     rate = _query_int(client.websocket, "sample_rate", 24000, SAMPLE_RATES)
     options = SpeakOptions(voice=query.get("voice") or None, sample_rate=rate)
     legs = [leg for leg in await speak_legs(found, query.get("provider") or None)
-            if SPEAK_SAMPLE_RATES.get(leg.route.provider_id) in (None, rate)]
+            if leg.route.serves_rate(rate)]
     if not legs:
         raise InvalidRequest(f"no configured streaming voice produces {rate} Hz; try sample_rate=24000")
     await _admit(found, client.websocket, legs[0].route.cost(1000))
     config = StreamingConfig.from_env(gateway.runtime.env)
     markup = await gateway.markup_for(found.workspace)
-    failed, ok = _failover_hooks(found)
     charges: list[Charge] = []
+    plan = _plan(found, legs)
 
     def segment_done(index: int, leg: SpeakLeg, characters: int) -> None:
         route = leg.route
@@ -305,11 +286,11 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
         describe=lambda leg: (leg.route.provider_id, leg.route.model(_call(gateway, leg.candidate.credentials), options)),
     )  # fmt: skip
     relay = SpeakRelay(
-        client, legs, config, open_leg=_leg_opener(gateway, options), segment_done=segment_done,
-        leg_failed=failed, leg_ok=ok, clock=gateway.runtime.clock, cache=cache,
+        client, plan, config, open_leg=_leg_opener(gateway, options), segment_done=segment_done,
+        clock=gateway.runtime.clock, cache=cache,
     )  # fmt: skip
     result = await relay.run()
     await _end(client, found, result.failed, charges, {
         "characters": result.characters,
         "segments": [{"provider": p, "characters": n} for p, n in result.segments],
-    })  # fmt: skip
+    }, plan.errors[-1] if plan.errors else None)  # fmt: skip

@@ -211,9 +211,9 @@ class FailoverRunner:
         self.breakers.record(candidate.id, candidate.fingerprint, None, admission)
         self.health.observe(candidate.id, True, latency_ms, kind=candidate.kind)
 
-    def stream_opened(self, candidate: Candidate, latency_ms: float) -> None:
+    def stream_opened(self, candidate: Candidate, latency_ms: float, admission: Admission = Admission.ALLOWED) -> None:
         """A vendor connection opened outside ``run`` (a realtime leg): fed like a successful attempt."""
-        self._record_success(candidate, latency_ms, Admission.ALLOWED)
+        self._record_success(candidate, latency_ms, admission)
 
     def _record_failure(self, candidate: Candidate, error: ProviderError, admission: Admission) -> None:
         """What every vendor failure feeds: its breaker (and 429 cool-down), the metrics, the global health."""
@@ -228,12 +228,12 @@ class FailoverRunner:
 
     def stream_failed(
         self, candidate: Candidate, error: ProviderError, *, request_id: str, workspace_id: str | None,
-        following: str | None,
+        following: str | None, admission: Admission = Admission.ALLOWED,
     ) -> None:  # fmt: skip
         """A vendor that failed after this runner handed it over (a stream cut mid-body, a realtime session dropped):
         the same breaker, metrics, health observation and failover row as a failed attempt."""
         redact_error(error, candidate.credentials)
-        self._record_failure(candidate, error, Admission.ALLOWED)
+        self._record_failure(candidate, error, admission)
         self._log_switch(request_id, workspace_id, candidate, following, error, self.clock.monotonic(),
                          "switched" if following else "exhausted")  # fmt: skip
 

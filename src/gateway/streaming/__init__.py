@@ -6,5 +6,5 @@
     upstream.py      open, read and stop an upstream WebSocket through the runtime port; failures become ProviderError
     timeline.py      the session's audio timeline: replay buffer and vendor-time → session-time offsets
     listen_relay.py  /voice/realtime: client ⇄ vendor, keepalive, stall detection, failover with replay
-    speak_relay.py   /voice/speak-stream: Speak/Flush/Clear/Close over Aura WebSockets, failover between flushes
+    speak_relay.py   /voice/speak-stream: Speak/Flush/Clear/Close relayed to vendor WebSockets, failover between flushes
 """

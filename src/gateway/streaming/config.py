@@ -23,7 +23,7 @@ class StreamingConfig:
     realtime_stall: float = 5.0  # /voice/realtime: audio sent but no vendor message for this long ⇒ stalled
     replay_seconds: float = 10.0  # most audio a failover replays to the next vendor
     replay_margin: float = 0.5  # replay starts this much before the last final transcript's end
-    keepalive_seconds: float = 4.0  # client silent this long ⇒ the vendor's keepalive (Deepgram: 10 s idle limit)
+    keepalive_seconds: float = 4.0  # client silent this long ⇒ the protocol's keepalive (vendors drop idle sockets)
     close_timeout: float = 5.0  # after CloseStream, how long to wait for the vendor's last results
     speak_stall: float = 5.0  # /voice/speak-stream: a Flush unanswered this long ⇒ the vendor stalled
 

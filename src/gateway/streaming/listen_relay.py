@@ -3,12 +3,13 @@
 Client audio is appended to the session timeline (``timeline.py``) and sent upstream; vendor messages are translated
 into the vendor-neutral schema (``providers.realtime``) and shifted onto the session clock. The vendor fails when its
 socket closes unexpectedly (1006/1011/anything before we asked it to close), when it reports an ``Error``, or when it
-stalls (audio sent, no message back for ``stall`` seconds). Then the next leg (vendor × model) is opened, the audio
+stalls (audio sent, no message back for ``stall`` seconds). Then the next leg (vendor × model) the attempt planner
+admits *now* (``routing.legs``: breakers and 429 cool-downs as they are at the switch) is opened, the audio
 since the last *final* transcript (at most ``replay_seconds``, from a little before it) is replayed, and events the
 client already has are dropped by audio time: a final word ending before the last final's end is a duplicate.
 Turn events are renumbered on the session's own turn counter so ``turn_index`` stays monotonic across vendors; a
-non-turn vendor (Nova) continuing a turn-based session (Flux) gets StartOfTurn/EndOfTurn derived from its
-``speech_final`` results so the client's turn state machine keeps working.
+vendor whose protocol reports no turns, continuing a session that started on one that does, gets StartOfTurn/
+EndOfTurn derived from its ``speech_final`` results so the client's turn state machine keeps working.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from gateway import json_bounds as bounded_json
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
+from gateway.routing.legs import LegPlan
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.timeline import AudioTimeline
 from gateway.streaming.upstream import closed_error, next_message, pump, stop
@@ -67,11 +69,6 @@ class Leg(Generic[RouteT]):
         return self.route.provider_id
 
 
-def following(legs: Sequence[Leg[Any]], index: int) -> Leg[Any] | None:
-    """The leg after ``legs[index]``, if any (what a failure there switches to)."""
-    return legs[index + 1] if index + 1 < len(legs) else None
-
-
 @dataclass
 class Segment:
     """The part of the session one leg served: billed by the audio it was sent (replay included)."""
@@ -88,8 +85,6 @@ class Segment:
 class SessionHooks:
     open_leg: Callable[[Leg[ListenRoute]], Awaitable[UpstreamWebSocket]]
     segment_done: Callable[[Segment], None]
-    leg_failed: Callable[[Leg[ListenRoute], ProviderError, Leg[ListenRoute] | None], None]
-    leg_ok: Callable[[Leg[ListenRoute], float], None]
 
 
 @dataclass
@@ -103,14 +98,14 @@ class ListenRelay:
     def __init__(
         self,
         client: ClientSocket,
-        legs: Sequence[Leg[ListenRoute]],
+        legs: LegPlan[Leg[ListenRoute]],
         options: ListenOptions,
         config: StreamingConfig,
         clock: Clock,
         hooks: SessionHooks,
     ) -> None:
         self.client = client
-        self.legs = list(legs)
+        self.legs = legs
         self.options = options
         self.config = config
         self.clock = clock
@@ -118,7 +113,6 @@ class ListenRelay:
         self.timeline = AudioTimeline(options.bytes_per_second, options.frame_bytes, config.replay_seconds)
         self.client_bytes = 0
         self.segments: list[Segment] = []
-        self._leg_index = -1
         self._upstream: UpstreamWebSocket | None = None
         self._reader: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
@@ -285,10 +279,10 @@ class ListenRelay:
             return [*before, kept, *after]
         if isinstance(event, Turn):
             self._turn_based = True
-            shifted = event.shifted(offset, 0)
-            if self._switched and self._replayed_turn(shifted):
+            turn = event.shifted(offset, 0)
+            if self._switched and self._replayed_turn(turn):
                 return []
-            return self._renumbered(shifted)
+            return self._renumbered(turn)
         return [event.shifted(offset)]
 
     def _replayed_turn(self, turn: Turn) -> bool:
@@ -327,23 +321,24 @@ class ListenRelay:
     async def _fail(self, error: ProviderError) -> None:
         failed = self.segment.leg
         await self._drop_upstream()
-        self.hooks.leg_failed(failed, error, following(self.legs, self._leg_index))
+        self.legs.failed(failed, error)
         log.info("realtime: %s/%s failed (%s)", failed.provider_id, failed.route.model, error.message)
         replay_from = self.timeline.position_at(self._committed - self.config.replay_margin)
         if not await self._connect_next(replay_from=replay_from, previous=failed):
             self._done = True
 
     async def _connect_next(self, replay_from: int | None, previous: Leg[ListenRoute] | None = None) -> bool:
-        while self._leg_index + 1 < len(self.legs):
-            self._leg_index += 1
-            leg = self.legs[self._leg_index]
+        while (leg := await self.legs.next()) is not None:
             started = self.clock.monotonic()
             try:
                 upstream = await self.hooks.open_leg(leg)
             except ProviderError as exc:
-                self.hooks.leg_failed(leg, exc, following(self.legs, self._leg_index))
+                self.legs.failed(leg, exc)
                 continue
-            self.hooks.leg_ok(leg, (self.clock.monotonic() - started) * 1000)
+            except asyncio.CancelledError:
+                self.legs.abandoned(leg)
+                raise
+            self.legs.opened(leg, (self.clock.monotonic() - started) * 1000)
             origin, replay = (self.timeline.position, []) if replay_from is None else self.timeline.since(replay_from)
             self.segments.append(Segment(len(self.segments), leg, origin))
             self._upstream = upstream

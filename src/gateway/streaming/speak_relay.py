@@ -1,11 +1,13 @@
 """Streaming text-to-speech over WebSockets (``/voice/speak-stream``) with failover between flushes.
 
 Client: ``{"type":"Speak","text"}``, ``{"type":"Flush"}``, ``{"type":"Clear"}``, ``{"type":"Close"}``; server:
-binary audio frames and JSON ``Flushed``/``Cleared``/``provider_switch``/``error``/``session_end``. Upstream: Aura's
-``/v1/speak`` WebSocket (Deepgram direct, or Workers AI through AI Gateway), which speaks the same four messages.
+binary audio frames and JSON ``Flushed``/``Cleared``/``provider_switch``/``error``/``session_end``. Upstream: each
+leg's vendor WebSocket in that vendor's own wire format, through the route's ``SpeakProtocol`` (``providers.realtime.
+speak``): the messages that speak a flush, clear and close, and the vendor's messages read as audio / flushed /
+cleared / warning. Legs are handed out by the attempt planner (``routing.legs``), breakers and cool-downs honoured.
 
 The unit of delivery is a *flush*: the text spoken since the previous Flush is sent upstream as Speak + Flush when
-the client flushes, its audio is relayed as it arrives, and the vendor's ``Flushed`` marks it delivered. If the vendor
+the client flushes, its audio is relayed as it arrives, and the vendor's "flushed" marks it delivered. If the vendor
 dies or stalls with flushes in flight, the next vendor gets those flushes again (the same trade-off as
 ``/voice/stream``'s live mode: a flush cut midway is heard again in full; completed flushes never are). Billing is
 per vendor segment, by the characters of the flushes it completed (or that the client cleared after sending).
@@ -15,23 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway import json_bounds as bounded_json
 from gateway.errors import ErrorClass, ProviderError
 from gateway.ports import Clock, UpstreamClosed, UpstreamWebSocket
+from gateway.routing.legs import LegPlan
 from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.config import StreamingConfig
-from gateway.streaming.listen_relay import ClientSocket, Leg, following
+from gateway.streaming.listen_relay import ClientSocket, Leg
 from gateway.streaming.upstream import closed_error, next_message, pump, stop
 from providers.realtime.routes import SpeakRoute
+from providers.realtime.speak import AUDIO, CLEARED, FLUSHED, WARNING
 
 SpeakLeg = Leg[SpeakRoute]
-CLOSE = json.dumps({"type": "Close"})
 TICK_SECONDS = 0.1  # how often a quiet session checks for a stalled Flush
 CACHE_FRAME_BYTES = 16 * 1024  # a cached segment goes out in frames of about the size vendors send
 
@@ -54,28 +56,24 @@ class SpeakRelay:
     def __init__(
         self,
         client: ClientSocket,
-        legs: Sequence[SpeakLeg],
+        legs: LegPlan[SpeakLeg],
         config: StreamingConfig,
         *,
         open_leg: Callable[[SpeakLeg], Awaitable[UpstreamWebSocket]],
         segment_done: Callable[[int, SpeakLeg, int], None],
-        leg_failed: Callable[[SpeakLeg, ProviderError, SpeakLeg | None], None],
-        leg_ok: Callable[[SpeakLeg, float], None],
         clock: Clock,
         cache: SegmentCache | None = None,
     ) -> None:
         self.client = client
-        self.legs = list(legs)
+        self.legs = legs
         self.config = config
         self.open_leg = open_leg
         self.segment_done = segment_done
-        self.leg_failed = leg_failed
-        self.leg_ok = leg_ok
         self.clock = clock
         self.cache = cache
         self.result = SpeakResult()
         self._queue: asyncio.Queue[tuple[str, int, Any]] = asyncio.Queue()
-        self._leg_index = -1
+        self._leg: SpeakLeg | None = None
         self._segment = -1
         self._segment_chars = 0
         self._upstream: UpstreamWebSocket | None = None
@@ -90,7 +88,8 @@ class SpeakRelay:
 
     @property
     def leg(self) -> SpeakLeg:
-        return self.legs[self._leg_index]
+        assert self._leg is not None
+        return self._leg
 
     async def run(self) -> SpeakResult:
         client_task = asyncio.ensure_future(self._read_client())
@@ -160,7 +159,7 @@ class SpeakRelay:
                 self._in_flight.clear()
                 self._waiting_since = None
                 self._clearing += 1
-                await self._send(json.dumps({"type": "Clear"}))
+                await self._send(self.leg.route.protocol.clear())
             else:
                 await self.client.send_json({"type": "Cleared", "sequence_id": self._next_sequence})
         elif kind == "Close":
@@ -186,8 +185,8 @@ class SpeakRelay:
         return True
 
     async def _send_unit(self, unit: Unit) -> None:
-        await self._send(json.dumps({"type": "Speak", "text": unit.text}))
-        await self._send(json.dumps({"type": "Flush"}))
+        for message in self.leg.route.protocol.speak(unit.text):
+            await self._send(message)
         if self._waiting_since is None:
             self._waiting_since = self.clock.monotonic()
 
@@ -202,18 +201,15 @@ class SpeakRelay:
 
     # -- vendor ------------------------------------------------------------------------------------------------
     async def _upstream_message(self, data: str | bytes) -> None:
-        if isinstance(data, bytes):
+        event = self.leg.route.protocol.translate(data)
+        kind = event.kind if event is not None else None
+        if kind == AUDIO:
+            assert event is not None
             if not self._clearing and self._in_flight:
                 self._waiting_since = self.clock.monotonic()
-                self._in_flight[0].audio.append(data)
-                await self.client.send_bytes(data)
-            return
-        try:
-            message = json.loads(data)
-        except ValueError:
-            return
-        kind = message.get("type") if isinstance(message, dict) else None
-        if kind == "Flushed" and self._in_flight and not self._clearing:
+                self._in_flight[0].audio.append(event.audio)
+                await self.client.send_bytes(event.audio)
+        elif kind == FLUSHED and self._in_flight and not self._clearing:
             unit = self._in_flight.popleft()
             self._segment_chars += len(unit.text)
             await self.client.send_json({"type": "Flushed", "sequence_id": unit.sequence, "provider": self.leg.provider_id})
@@ -222,32 +218,36 @@ class SpeakRelay:
             self._waiting_since = self.clock.monotonic() if self._in_flight else None
             if self._closing and not self._in_flight:
                 self._done = True
-        elif kind == "Cleared" and self._clearing:
+        elif kind == CLEARED and self._clearing:
             self._clearing -= 1
             await self.client.send_json({"type": "Cleared", "sequence_id": self._next_sequence})
-        elif kind == "Warning":
-            await self.client.send_json({"type": "warning", "description": message.get("description"),
-                                         "code": message.get("code"), "provider": self.leg.provider_id})
+        elif kind == WARNING:
+            assert event is not None
+            fields = event.fields or {}
+            await self.client.send_json({"type": "warning", "description": fields.get("description"),
+                                         "code": fields.get("code"), "provider": self.leg.provider_id})
 
     # -- failover ----------------------------------------------------------------------------------------------
     async def _fail(self, error: ProviderError) -> None:
         failed = self.leg
         await self._drop_upstream()
-        self.leg_failed(failed, error, following(self.legs, self._leg_index))
+        self.legs.failed(failed, error)
         if not await self._connect_next(failed):
             self._done = True
 
     async def _connect_next(self, previous: SpeakLeg | None) -> bool:
-        while self._leg_index + 1 < len(self.legs):
-            self._leg_index += 1
-            leg = self.legs[self._leg_index]
+        while (leg := await self.legs.next()) is not None:
             started = self.clock.monotonic()
             try:
                 upstream = await self.open_leg(leg)
             except ProviderError as exc:
-                self.leg_failed(leg, exc, following(self.legs, self._leg_index))
+                self.legs.failed(leg, exc)
                 continue
-            self.leg_ok(leg, (self.clock.monotonic() - started) * 1000)
+            except asyncio.CancelledError:
+                self.legs.abandoned(leg)
+                raise
+            self.legs.opened(leg, (self.clock.monotonic() - started) * 1000)
+            self._leg = leg
             self._segment += 1
             self._segment_chars = 0
             self._upstream = upstream
@@ -269,7 +269,7 @@ class SpeakRelay:
     async def _drop_upstream(self) -> None:
         upstream, reader = self._upstream, self._reader
         self._upstream, self._reader = None, None
-        await stop(reader, upstream, goodbye=CLOSE)
+        await stop(reader, upstream, goodbye=self.leg.route.protocol.close() if upstream is not None else None)
         if upstream is not None and self._segment >= 0:
             self.segment_done(self._segment, self.leg, self._segment_chars)
             self.result.characters += self._segment_chars

@@ -4,6 +4,7 @@ interim transcript, ``final`` the final transcript followed by EndOfTurn."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,11 +15,13 @@ from gateway.ports import UpstreamWebSocket, WebSocketOpener
 from providers.base import Call
 from providers.local.live_session import SESSIONS_ENV, open_session, session_limit
 from providers.realtime.events import Event, Transcript, Turn, Word
-from providers.realtime.listen import CLOSE_STREAM, KEEPALIVE, ListenProtocol
+from providers.realtime.listen import ListenProtocol
 from providers.realtime.routes import ListenOptions, ListenRoute
 
 MODEL = "pocketsphinx"  # the route's model name: never one a vendor serves, so it is tried after every vendor's
 VENDOR_MODEL = "pocketsphinx-en-us"
+CLOSE_STREAM = json.dumps({"type": "CloseStream"})  # what ``live_session`` reads as "finish and close"
+KEEPALIVE = json.dumps({"type": "KeepAlive"})
 
 
 def _float(value: Any, default: float = 0.0) -> float:

@@ -1,17 +1,23 @@
-"""Realtime (WebSocket) speech sessions: one protocol module per vendor wire protocol, one route table per vendor.
+"""Realtime (WebSocket) speech sessions: the vendor-neutral seam between the relays and the vendors.
 
-A *protocol* (``flux``: Deepgram ``/v2/listen``; ``nova``: Deepgram ``/v1/listen``; ``speak``: Aura ``/v1/speak``)
-knows the vendor's messages: keepalive, close, and how a vendor message becomes vendor-neutral events. A *route*
-(``routes.py``) knows where a vendor serves a protocol and how to authenticate: Deepgram direct, Workers AI through
-AI Gateway's WebSocket API, or the Workers AI binding (``env.AI.run(..., {"websocket": True})``) on the edge.
+``events``: the neutral event schema; ``listen`` / ``speak``: what a vendor's wire protocol must provide;
+``routes``: a route (where a vendor serves a model, its auth, its price); ``catalog``: the routes each vendor declares
+on its provider class. The protocols and routes themselves live in the vendors' packages.
 """
 
+from providers.realtime.catalog import listen_model, listen_models, listen_routes, speak_routes
 from providers.realtime.events import Event, Transcript, Turn, Word
-from providers.realtime.routes import (
-    ListenRoute,
-    SpeakRoute,
-    listen_routes,
-    speak_routes,
-)
+from providers.realtime.routes import ListenRoute, SpeakRoute
 
-__all__ = ["Event", "ListenRoute", "SpeakRoute", "Transcript", "Turn", "Word", "listen_routes", "speak_routes"]
+__all__ = [
+    "Event",
+    "ListenRoute",
+    "SpeakRoute",
+    "Transcript",
+    "Turn",
+    "Word",
+    "listen_model",
+    "listen_models",
+    "listen_routes",
+    "speak_routes",
+]

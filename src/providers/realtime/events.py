@@ -45,8 +45,9 @@ class Transcript:
     speech_final: bool = False
 
     def shifted(self, offset: float) -> Transcript:
-        return replace(self, start=self.start + offset, end=self.end + offset,
-                       words=tuple(w.shifted(offset) for w in self.words))
+        return replace(
+            self, start=self.start + offset, end=self.end + offset, words=tuple(w.shifted(offset) for w in self.words)
+        )
 
     def after(self, moment: float) -> Transcript | None:
         """Only the part of this transcript that ends after ``moment`` (None when nothing is left).

@@ -86,6 +86,19 @@ class WorkersAIProvider(Provider):
         base_url = (env.get(cls.env_base_url) or cls.default_base_url).rstrip("/")
         return Credentials(api_key=token, base_url=base_url, extra=extra)
 
+    # Realtime routes (/voice/realtime, /voice/speak-stream): imported on first use, not with the HTTP adapter.
+    @property
+    def listen_routes(self) -> tuple[Any, ...]:
+        from providers.workers_ai.realtime import LISTEN_ROUTES
+
+        return LISTEN_ROUTES
+
+    @property
+    def speak_routes(self) -> tuple[Any, ...]:
+        from providers.workers_ai.realtime import SPEAK_ROUTES
+
+        return SPEAK_ROUTES
+
     @classmethod
     def available_via_binding(cls, bindings: Mapping[str, Any]) -> bool:
         """On Workers the ``AI`` binding needs no key: the vendor is usable whenever the binding exists."""

@@ -233,6 +233,19 @@ class DeepgramProvider(Provider):
             headers["Content-Type"] = content_type
         return headers
 
+    # Realtime routes (/voice/realtime, /voice/speak-stream): imported on first use, not with the HTTP adapter.
+    @property
+    def listen_routes(self) -> tuple[Any, ...]:
+        from providers.deepgram.realtime import LISTEN_ROUTES
+
+        return LISTEN_ROUTES
+
+    @property
+    def speak_routes(self) -> tuple[Any, ...]:
+        from providers.deepgram.realtime import SPEAK_ROUTES
+
+        return SPEAK_ROUTES
+
     def _request(self, call: Call, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """Arguments shared by ``send`` and ``open_stream`` for one Deepgram endpoint."""
         url = call.credentials.base_url.rstrip("/") + path
