@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from gateway.health.monitor import HealthMonitor, InProcessHealthService, Memory
 from gateway.ports import Runtime, SystemClock
 from gateway.secrets_box import generate_secret
 from gateway.speech_cache import STORE_EXTRA
+from runtimes.local.bootstrap import write_once
 from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
 from runtimes.local.http_client import vendor_http_client
@@ -28,15 +28,9 @@ def migrations_dir() -> Path:
     return find_project_file("migrations") or PROJECT_ROOT / "migrations"
 
 
-def _persistent_secret(state_dir: Path, name: str) -> str:
+def persistent_secret(state_dir: Path, name: str) -> str:
     """A secret generated once per state dir (so encrypted vendor keys survive restarts), readable only by you."""
-    path = state_dir / name
-    if path.exists():
-        return path.read_text().strip()
-    value = generate_secret()
-    path.write_text(value + "\n")
-    os.chmod(path, 0o600)
-    return value
+    return write_once(state_dir / name, generate_secret())[0]
 
 
 async def build_local_runtime(
@@ -49,7 +43,7 @@ async def build_local_runtime(
     env = dict(env)
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
-        env.setdefault("KEY_ENCRYPTION_KEY", _persistent_secret(state_dir, "key-encryption-key"))
+        env.setdefault("KEY_ENCRYPTION_KEY", persistent_secret(state_dir, "key-encryption-key"))
         db = SQLiteDatabase(str(state_dir / "d1.sqlite"))
         kv = SQLiteKV(str(state_dir / "kv.sqlite"))
         speech_cache = LocalSpeechCacheStore(str(state_dir / "speech-cache.sqlite"), max_bytes=_cache_bytes(env))
