@@ -44,7 +44,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     import uvicorn
 
     from gateway.app import create_app
-    from runtimes.local.runtime import build_local_runtime
+    from runtimes.local.runtime import build_local_runtime, warm_up_when_started
     from runtimes.local.static import mount_static
 
     env = load_env()
@@ -56,8 +56,10 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     mount_static(app)
     dev_key = await ensure_dev_workspace(app.state.gateway.workspaces)
     print_banner(f"http://{host}:{port}", state_dir, token if generated else None, dev_key)
+    server = uvicorn.Server(uvicorn_config(app, env, host=host, port=port, log_level=log_level))
+    runtime.tasks.spawn(warm_up_when_started(server))
     try:
-        await uvicorn.Server(uvicorn_config(app, env, host=host, port=port, log_level=log_level)).serve()
+        await server.serve()
     finally:
         for close in runtime.on_close:
             await close()

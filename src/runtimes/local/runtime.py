@@ -4,12 +4,15 @@ a SQLite-file KV, the health monitor in-process, and uvicorn-friendly background
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
-from gateway.ports import Runtime, SystemClock
+from gateway.ports import Runtime, SystemClock, UpstreamWebSocket, WebSocketOpener
 from gateway.secrets_box import generate_secret
 from gateway.speech_cache import STORE_EXTRA
 from runtimes.local.bootstrap import write_once
@@ -101,9 +104,35 @@ def _cache_bytes(env: Mapping[str, str]) -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _websocket_opener():  # type: ignore[no-untyped-def]
-    try:
-        from runtimes.local.websocket import open_websocket
-    except ImportError:
+def _websocket_opener() -> WebSocketOpener | None:
+    """The ``websockets`` client, imported on the first upstream WebSocket (or by ``warm_up``), not at start."""
+    if importlib.util.find_spec("websockets") is None:
         return None
+
+    async def open_websocket(url: str, headers: Mapping[str, str], timeout: float) -> UpstreamWebSocket:
+        from runtimes.local.websocket import open_websocket as opener
+
+        return await opener(url, headers, timeout)
+
     return open_websocket
+
+
+def warm_up() -> None:
+    """Import what the first vendor call, WebSocket or sealed key would otherwise import (a few tenths of a second
+    together). Servers run it in a thread once they are accepting, so start-up does not wait for it."""
+    from runtimes.local import http_client
+
+    http_client.warm_up()
+    for module in ("runtimes.local.websocket", "cryptography.hazmat.primitives.ciphers.aead"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
+async def warm_up_when_started(server: Any) -> None:
+    """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting."""
+    while not server.started and not server.should_exit:
+        await asyncio.sleep(0.05)
+    if server.started:
+        await asyncio.to_thread(warm_up)

@@ -121,7 +121,7 @@ async def serve_worker(fd: int, index: int, limits_socket: str, state_dir: Path,
     from gateway.limits.wiring import LIMITS_FACTORY
     from runtimes.local.cli import uvicorn_config
     from runtimes.local.config import load_env
-    from runtimes.local.runtime import build_local_runtime
+    from runtimes.local.runtime import build_local_runtime, warm_up_when_started
     from runtimes.local.shared_limits import SharedLimits
     from runtimes.local.static import mount_static
 
@@ -144,6 +144,7 @@ async def serve_worker(fd: int, index: int, limits_socket: str, state_dir: Path,
         listener = socket.socket(fileno=fd)
         server = uvicorn.Server(uvicorn_config(app, env, log_level=log_level))
         limits.on_lost.append(lambda: setattr(server, "should_exit", True))  # the supervisor is gone: stop too
+        runtime.tasks.spawn(warm_up_when_started(server))
         await server.serve(sockets=[listener])
     finally:
         for close in runtime.on_close:

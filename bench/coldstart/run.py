@@ -1,0 +1,102 @@
+"""Cold start of the local server: process start → first 200 from ``/health``, and the CPython import time of the
+modules the Worker snapshots (``gateway.app`` and the vendor adapters; ``entry`` itself needs the Workers runtime,
+whose cold import under Pyodide is bench/edge).
+
+    uv run python bench/coldstart/run.py [--n 5]
+
+Each figure is the median of ``--n`` fresh processes. "no bytecode" runs give every process an empty
+``PYTHONPYCACHEPREFIX``, so it compiles every module it imports: what the first start after an install pays when the
+installer did not compile bytecode (``[tool.uv] compile-bytecode`` makes uv do it at install).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1].parent
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+ENV = {k: v for k, v in ENV.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+MODULES = ["gateway.app", "providers", "runtimes.local.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _health_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def first_200(state_dir: str, env: dict[str, str], workers: int = 1) -> float:
+    """Seconds from spawning ``voice-gateway dev`` to its first 200 (polled every 2 ms)."""
+    port = free_port()
+    args = [sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(port), "--state-dir", state_dir,
+            "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=state_dir)
+    try:
+        while not _health_ok(port):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            time.sleep(0.002)
+        return time.perf_counter() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def import_seconds(module: str, env: dict[str, str]) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                check=True).stdout)  # fmt: skip
+
+
+def median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:.0f} ms (min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
+
+
+def no_bytecode_env() -> dict[str, str]:
+    return {**ENV, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="vgw-pyc-")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=5)
+    args = parser.parse_args()
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    for module in MODULES:
+        warm = [import_seconds(module, ENV) for _ in range(args.n)]
+        cold = [import_seconds(module, no_bytecode_env()) for _ in range(args.n)]
+        print(f"import {module:<20} {median_ms(warm)};  no bytecode {median_ms(cold)}")
+    with tempfile.TemporaryDirectory(prefix="vgw-cold-") as base:
+        fresh = [first_200(tempfile.mkdtemp(dir=base), ENV) for _ in range(args.n)]
+        state = tempfile.mkdtemp(dir=base)
+        first_200(state, ENV)
+        restart = [first_200(state, ENV) for _ in range(args.n)]
+        no_pyc = [first_200(state, no_bytecode_env()) for _ in range(args.n)]
+        workers = [first_200(state, ENV, workers=2) for _ in range(args.n)]
+    print(f"start → first 200, new state dir        {median_ms(fresh)}")
+    print(f"start → first 200, existing state dir   {median_ms(restart)}")
+    print(f"start → first 200, no bytecode          {median_ms(no_pyc)}")
+    print(f"start → first 200, --workers 2          {median_ms(workers)}")
+
+
+if __name__ == "__main__":
+    main()
