@@ -31,7 +31,6 @@ from gateway.ports import BackgroundTasks, Clock, Database, Statement
 from gateway.store.admissions import Admission, admission_statement
 from gateway.store.failovers import FailoverEvent, failover_statement
 from gateway.store.request_log import RequestRow, request_statement
-from gateway.store.request_log import RequestRow, request_statement
 from gateway.store.usage import UsageRow, period_statements, usage_statement
 
 log = logging.getLogger("gateway.recorder")

@@ -27,9 +27,9 @@ from gateway.middleware import request_id_of
 from gateway.ports import UpstreamWebSocket
 from gateway.routing.select import select_candidates
 from gateway.services import Gateway
+from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.config import StreamingConfig
 from gateway.streaming.listen_relay import Leg, ListenRelay, Segment, SessionHooks
-from gateway.speech_cache.segments import SegmentCache
 from gateway.streaming.speak_relay import SpeakLeg, SpeakRelay
 from providers.base import Call, Capability
 from providers.realtime.routes import (

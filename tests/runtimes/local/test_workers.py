@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import vendor_env
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 from tests.test_local_server import ADMIN, LocalServer
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
