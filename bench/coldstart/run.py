@@ -57,7 +57,7 @@ def first_200(state_dir: str, env: dict[str, str], workers: int = 1) -> float:
     """Seconds from spawning ``voice-gateway dev`` to its first 200 (polled every 2 ms)."""
     port = free_port()
     args = [sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(port), "--state-dir", state_dir,
-            "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
+            "--log-level", "warning"] + (["--workers", str(workers)] if workers > 1 else [])  # fmt: skip
     started = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=state_dir)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from gateway.limits.service import DEFAULT_ESTIMATE_MICROS, Ask, LimitsService, Ticket
@@ -13,7 +14,7 @@ STREAM_PATHS = frozenset({"/voice/stream"})
 
 async def admit(
     limits: LimitsService,
-    scope: dict[str, Any],
+    scope: MutableMapping[str, Any],
     *,
     workspace_id: str,
     key_id: str | None,

@@ -11,7 +11,7 @@ mapping is corrected here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -59,10 +59,10 @@ class _LazyTransport(httpx.AsyncBaseTransport):
             await self._inner.aclose()
 
 
-_TRANSPORT: list[type[httpx.AsyncBaseTransport]] = []
+_TRANSPORT: list[Callable[..., httpx.AsyncBaseTransport]] = []
 
 
-def _transport_class() -> type[httpx.AsyncBaseTransport]:
+def _transport_class() -> Callable[..., httpx.AsyncBaseTransport]:
     if _TRANSPORT:
         return _TRANSPORT[0]
     try:

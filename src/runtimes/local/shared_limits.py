@@ -96,9 +96,9 @@ class LimitsAuthority:
                 ticket = await self.limits.admit(Ask(**message["ask"]))
                 held.add(ticket.request_id)
             elif op == "reserve":
-                ticket = self.limits.open_ticket(message["requestId"])
-                if ticket is not None:
-                    self.limits.reserve_at_least(ticket, int(message["micros"]))
+                held_ticket = self.limits.open_ticket(message["requestId"])
+                if held_ticket is not None:
+                    self.limits.reserve_at_least(held_ticket, int(message["micros"]))
             else:
                 raise GatewayError(f"unknown limits operation {op!r}")
         except GatewayError as error:
