@@ -69,15 +69,15 @@ async def supervise(host: str, port: int, state_dir: Path, log_level: str, worke
     processes = []
     try:
         for index in range(workers):
-            processes.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "runtimes.local.cli", "worker", "--fd", str(listener.fileno()),
-                    "--index", str(index), "--limits-socket", limits_socket, "--state-dir", str(state_dir),
-                    "--log-level", log_level,
-                    pass_fds=(listener.fileno(),),
-                    start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor, which stops them once
-                )  # fmt: skip
+            args = ["-m", "runtimes.local.cli", "worker", "--fd", str(listener.fileno()), "--index", str(index),
+                    "--limits-socket", limits_socket, "--state-dir", str(state_dir), "--log-level", log_level]  # fmt: skip
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *args,
+                pass_fds=(listener.fileno(),),
+                start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor, which stops them once
             )
+            processes.append(process)
         listener.close()  # the workers hold it now
         print_banner(f"http://{host}:{bound_port}", state_dir, new_token, dev_key, workers)
         stopping = asyncio.Event()

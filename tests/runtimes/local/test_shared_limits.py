@@ -67,9 +67,7 @@ def ask(n: int, limits: dict[str, object], *, stream: bool = False, estimate: in
 
 async def test_two_workers_share_one_rate_window(workers: list[SharedLimits]) -> None:
     limits = {"requestsPerMinute": 5}
-    outcomes = await asyncio.gather(
-        *(workers[n % 2].admit(ask(n, limits)) for n in range(40)), return_exceptions=True
-    )
+    outcomes = await asyncio.gather(*(workers[n % 2].admit(ask(n, limits)) for n in range(40)), return_exceptions=True)
     admitted = [o for o in outcomes if not isinstance(o, BaseException)]
     assert len(admitted) == 5
     assert all(isinstance(o, RateLimited) for o in outcomes if isinstance(o, BaseException))
