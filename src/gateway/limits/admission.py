@@ -32,8 +32,13 @@ async def admit(
         estimate_micros = getattr(limits, "admission_estimate", DEFAULT_ESTIMATE_MICROS)
     ticket = await limits.admit(
         Ask(
-            workspace_id=workspace_id, key_id=key_id, request_id=request_id, limits=workspace_limits,
-            estimate_micros=estimate_micros, audio_estimate_ms=audio_estimate_ms, stream=stream,
+            workspace_id=workspace_id,
+            key_id=key_id,
+            request_id=request_id,
+            limits=workspace_limits,
+            estimate_micros=estimate_micros,
+            audio_estimate_ms=audio_estimate_ms,
+            stream=stream,
         )
     )
     state = scope.setdefault("state", {})

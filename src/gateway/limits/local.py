@@ -85,10 +85,18 @@ class InProcessLimits:
         grant = ledger.acquire(
             now,
             {
-                "limits": ask.limits, "period": period, "keyId": ask.key_id, "permits": 1, "minPermits": 1,
-                "budgetMicros": ask.estimate_micros, "minBudgetMicros": ask.estimate_micros,  # see admission_estimate
-                "audioMs": ask.audio_estimate_ms, "minAudioMs": ask.audio_estimate_ms,
-                "slots": 1 if ask.stream else 0, "permitTtl": 0.0, "holdTtl": HOLD_SECONDS,
+                "limits": ask.limits,
+                "period": period,
+                "keyId": ask.key_id,
+                "permits": 1,
+                "minPermits": 1,
+                "budgetMicros": ask.estimate_micros,
+                "minBudgetMicros": ask.estimate_micros,  # see admission_estimate
+                "audioMs": ask.audio_estimate_ms,
+                "minAudioMs": ask.audio_estimate_ms,
+                "slots": 1 if ask.stream else 0,
+                "permitTtl": 0.0,
+                "holdTtl": HOLD_SECONDS,
                 "quotaRetryAfter": (month_end - now_ms) / 1000,
             },
         )

@@ -110,7 +110,9 @@ def run(main_coroutine: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "dev":
         try:
             if args.workers > 1:

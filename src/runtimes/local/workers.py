@@ -1,8 +1,8 @@
 """``voice-gateway dev --workers N``: N server processes on one port, with limits exact across them.
 
 The supervisor (this process) does everything that must happen once, before any worker starts: the state dir's
-secrets, the migrations, the first start's 'dev' workspace and the banner. It binds the listening socket and hands
-it to every worker (each accepts from the same socket; the kernel spreads connections), and it is the limits
+secrets, the migrations, the first start's 'dev' workspace and the banner. It reserves the port and hands it to
+every worker (each listens on its own SO_REUSEPORT socket; the kernel spreads connections), and it is the limits
 authority (:mod:`runtimes.local.shared_limits`). The workers are ordinary local servers otherwise.
 
 What runs once, not N times: worker 0 alone runs the periodic jobs — active vendor health probes and the agent-call
@@ -25,6 +25,39 @@ from pathlib import Path
 from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
 
 STOP_SECONDS = 15.0  # a worker that has not stopped this long after SIGTERM is killed
+BACKLOG = 2048
+# Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections evenly over them. (One
+# shared listening socket works everywhere, but whichever worker wakes first accepts a whole burst: measured, one of
+# two workers took most of 300 connections.)
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT")
+
+
+def _port_socket(host: str, port: int) -> socket.socket:
+    """The supervisor's socket: it reserves the port (``port`` 0 picks one) for the workers' SO_REUSEPORT sockets
+    and never listens itself; without SO_REUSEPORT it is the listening socket every worker shares."""
+    if not REUSE_PORT:
+        listener = socket.create_server((host, port), backlog=BACKLOG)
+    else:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind((host, port))
+    listener.set_inheritable(True)
+    return listener
+
+
+def _worker_socket(fd: int) -> socket.socket:
+    inherited = socket.socket(fileno=fd)
+    if not REUSE_PORT:
+        return inherited
+    own = socket.socket(inherited.family, socket.SOCK_STREAM)
+    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    own.bind(inherited.getsockname()[:2])
+    own.listen(BACKLOG)
+    inherited.close()
+    return own
 
 
 async def _first_start(state_dir: Path, env: dict[str, str]) -> tuple[str | None, str | None]:
@@ -63,8 +96,7 @@ async def supervise(host: str, port: int, state_dir: Path, log_level: str, worke
     socket_dir = tempfile.mkdtemp(prefix="vgw-")  # a short path: Unix socket paths are limited to ~100 bytes
     limits_socket = os.path.join(socket_dir, "limits.sock")
     server = await authority.serve(limits_socket)
-    listener = socket.create_server((host, port), backlog=2048)
-    listener.set_inheritable(True)
+    listener = _port_socket(host, port)
     bound_port = listener.getsockname()[1]
     processes = []
     try:
@@ -78,7 +110,8 @@ async def supervise(host: str, port: int, state_dir: Path, log_level: str, worke
                 start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor, which stops them once
             )
             processes.append(process)
-        listener.close()  # the workers hold it now
+        if not REUSE_PORT:
+            listener.close()  # the workers hold the shared socket now
         print_banner(f"http://{host}:{bound_port}", state_dir, new_token, dev_key, workers)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -141,7 +174,7 @@ async def serve_worker(fd: int, index: int, limits_socket: str, state_dir: Path,
         await limits.connect()
         app = create_app(runtime)
         mount_static(app)
-        listener = socket.socket(fileno=fd)
+        listener = _worker_socket(fd)
         server = uvicorn.Server(uvicorn_config(app, env, log_level=log_level))
         limits.on_lost.append(lambda: setattr(server, "should_exit", True))  # the supervisor is gone: stop too
         runtime.tasks.spawn(warm_up_when_started(server))

@@ -38,6 +38,11 @@ def _worker_pids(server: LocalServer) -> list[int]:
     return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 async def _workspace(client: httpx.AsyncClient, limits: dict[str, Any]) -> tuple[str, str]:
     r = await client.post("/admin/workspaces", json={"name": "w", "limits": limits}, headers=ADMIN_HEADERS)
     assert r.status_code == 201, r.text
@@ -66,10 +71,13 @@ async def _post_all(url: str, path: str, key: str, bodies: list[dict[str, Any]])
 async def test_two_workers_admit_exactly_the_limit_and_bill_each_admitted_request_once(
     server: LocalServer, tmp_path: Path
 ) -> None:
-    assert len(_worker_pids(server)) == 2
+    pids = _worker_pids(server)
+    assert len(pids) == 2
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as admin:
         workspace_id, key = await _workspace(admin, {"requestsPerMinute": 10, "requestsPerHour": 1000})
+    before = [_cpu_ticks(pid) for pid in pids]
     responses = await _post_all(server.url, "/voice/synthesize", key, [{"text": f"hello {i}"} for i in range(100)])
+    assert all(_cpu_ticks(pid) > ticks for pid, ticks in zip(pids, before)), "both workers served requests"
     statuses = [r.status_code for r in responses]
     assert (statuses.count(200), statuses.count(429)) == (10, 90), statuses
     assert {r.json()["error"]["type"] for r in responses if r.status_code == 429} == {"rate_limited"}
