@@ -190,18 +190,26 @@ class SharedLimits:
             raise ConnectionError("the limits authority is not connected")
         self._sync.sendall(_line(message))
 
+    def _tell(self, message: dict[str, Any]) -> None:
+        """A one-way message (``charge``, ``release``): called as responses end, so a lost authority is logged, not
+        raised into the response (the worker is shutting down then: ``on_lost``)."""
+        try:
+            self._send(message)
+        except OSError:
+            log.warning("the limits authority is unreachable; %s not delivered", message.get("op"))
+
     def charge(self, row: UsageRow) -> None:
         ticket = self._open.get(row.request_id)
         if ticket is not None and ticket.ask.workspace_id == row.workspace_id:
             ticket.charged_micros += row.final_cost_micros
             ticket.charged_audio_ms += audio_ms_of(row)
-        self._send({"op": "charge", "workspaceId": row.workspace_id, "requestId": row.request_id,
+        self._tell({"op": "charge", "workspaceId": row.workspace_id, "requestId": row.request_id,
                     "micros": row.final_cost_micros, "audioMs": audio_ms_of(row), "period": row.billing_period})  # fmt: skip
 
     def release(self, ticket: Ticket) -> None:
         if self._open.get(ticket.request_id) is ticket:
             del self._open[ticket.request_id]
-        self._send({"op": "release", "requestId": ticket.request_id, "refunded": ticket.refunded})
+        self._tell({"op": "release", "requestId": ticket.request_id, "refunded": ticket.refunded})
         if ticket.refunded and self.recorder is not None:
             ask = ticket.ask
             self.recorder.record_admission(Admission(ask.request_id, ask.workspace_id, ask.key_id, 0, refunded=True))
