@@ -64,7 +64,9 @@ async def _first_start(state_dir: Path, env: dict[str, str]) -> tuple[str | None
     """Secrets, migrations and the 'dev' workspace, once: ``(new admin token, new dev key)``."""
     from gateway.ports import SystemClock
     from gateway.store.workspaces import WorkspaceStore
+    from runtimes.local.kv import SQLiteKV
     from runtimes.local.runtime import migrations_dir, persistent_secret
+    from runtimes.local.speech_cache import LocalSpeechCacheStore
     from runtimes.local.sqlite_db import SQLiteDatabase
 
     token, generated = admin_token(state_dir, env)
@@ -75,6 +77,9 @@ async def _first_start(state_dir: Path, env: dict[str, str]) -> tuple[str | None
         dev_key = await ensure_dev_workspace(WorkspaceStore(db, SystemClock()))
     finally:
         await db.close()
+    # Create the other files (WAL mode, tables) here too, so no two workers race to set them up.
+    await SQLiteKV(str(state_dir / "kv.sqlite")).close()
+    await LocalSpeechCacheStore(str(state_dir / "speech-cache.sqlite")).close()
     return (token if generated else None), dev_key
 
 
