@@ -7,7 +7,7 @@ one step), and each worker process reaches it over a Unix socket with :class:`Sh
 one-permit lease, so admission is exact, not merely conservative: a limit of 10 admits 10 however the requests are
 spread over the workers (the Worker's leases of 8 permits would strand unused permits in an idle isolate).
 
-Measured on this box it costs one local round trip per admission (tens of microseconds); a SQLite transaction per
+It costs one local round trip per admission (admit + release: ~0.14 ms measured on the loaded 2-core box); a SQLite transaction per
 admission (``BEGIN IMMEDIATE``, read and write the ledger) would be exact too, but it serialises every worker on the
 database's write lock and re-reads the ledger each time.
 
