@@ -11,7 +11,7 @@ import pytest
 
 from gateway.audio import wav_from_pcm
 from tests.conftest import GatewayHarness, make_gateway, vendor_env
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 from tests.test_local_server import ADMIN, LocalServer
 
 pytest.importorskip("espeakng_loader")

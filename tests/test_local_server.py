@@ -24,7 +24,7 @@ ADMIN = "local-server-admin-token"
 
 
 class LocalServer:
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, state_dir: Path, env: dict[str, str], extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
@@ -32,7 +32,7 @@ class LocalServer:
         full_env.update(env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(self.port), "--state-dir",
-             str(state_dir), "--log-level", "warning"],
+             str(state_dir), "--log-level", "warning", *extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

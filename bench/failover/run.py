@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from gateway.routing.breaker import BreakerPolicy, Breakers  # noqa: E402
 from tests.conftest import make_gateway, vendor_env  # noqa: E402
-from tests.fakes.harness import Fault, FakeServer  # noqa: E402
+from tests.fakes.harness import FakeServer, Fault  # noqa: E402
 from tests.gateway.routing.support import lift_rate_limits  # noqa: E402
 
 TEXT = "The quick brown fox jumps over the lazy dog."

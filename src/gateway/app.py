@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api import console, docs, logs  # module level: in the Worker's import snapshot
-from gateway.errors import GatewayError, describe_validation_errors
 from gateway.durability import DurableRowsMiddleware
+from gateway.errors import GatewayError, describe_validation_errors
 from gateway.metrics import MetricsMiddleware
 from gateway.middleware import RequestIdMiddleware, request_id_of
 from gateway.openapi import build_openapi

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from gateway.ids import new_request_id
 
 log = logging.getLogger("gateway")
 
-Scope = dict[str, Any]
+Scope = MutableMapping[str, Any]  # what Starlette passes (mypy: a dict is one too)
 
 
 def request_id_of(scope: Scope) -> str:

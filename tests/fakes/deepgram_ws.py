@@ -159,7 +159,7 @@ class Session:
         timeout = float(self.state.options.get("idle_timeout", 10.0))
         try:
             message = await asyncio.wait_for(self.ws.receive(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.ws.close(1011, "NET-0001: no audio or KeepAlive received")
             raise WebSocketDisconnect(1011) from None
         if message["type"] == "websocket.disconnect":

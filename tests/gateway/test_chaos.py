@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import make_gateway, vendor_env
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 from tests.gateway.routing.support import lift_rate_limits
 
 VENDORS = ("openai", "deepgram", "elevenlabs")

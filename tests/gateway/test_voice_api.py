@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import GatewayHarness
 from tests.fakes.audio import sine_wav
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 TEXT = "Hello there, this is the gateway speaking."
 

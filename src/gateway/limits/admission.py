@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from gateway.limits.service import DEFAULT_ESTIMATE_MICROS, Ask, LimitsService, Ticket
@@ -13,7 +14,7 @@ STREAM_PATHS = frozenset({"/voice/stream"})
 
 async def admit(
     limits: LimitsService,
-    scope: dict[str, Any],
+    scope: MutableMapping[str, Any],
     *,
     workspace_id: str,
     key_id: str | None,
@@ -31,8 +32,13 @@ async def admit(
         estimate_micros = getattr(limits, "admission_estimate", DEFAULT_ESTIMATE_MICROS)
     ticket = await limits.admit(
         Ask(
-            workspace_id=workspace_id, key_id=key_id, request_id=request_id, limits=workspace_limits,
-            estimate_micros=estimate_micros, audio_estimate_ms=audio_estimate_ms, stream=stream,
+            workspace_id=workspace_id,
+            key_id=key_id,
+            request_id=request_id,
+            limits=workspace_limits,
+            estimate_micros=estimate_micros,
+            audio_estimate_ms=audio_estimate_ms,
+            stream=stream,
         )
     )
     state = scope.setdefault("state", {})

@@ -53,7 +53,9 @@ class HeldLease:
     workspace_id: str
     key_id: str | None
     grant: dict[str, Any]
-    usable_until: float  # on this isolate's monotonic clock, measured from *before* the RPC: never later than the object's
+    usable_until: (
+        float  # on this isolate's monotonic clock, measured from *before* the RPC: never later than the object's
+    )
     permits_left: int
     budget_left: int | None
     audio_left: int | None
@@ -151,7 +153,13 @@ class LeasingLimits:
         return ticket
 
     async def _acquire(
-        self, ask: Ask, *, permits: int, slots: int, hold: float, shared: bool = True,
+        self,
+        ask: Ask,
+        *,
+        permits: int,
+        slots: int,
+        hold: float,
+        shared: bool = True,
         returning: dict[str, Any] | None = None,
     ) -> HeldLease:
         now_ms = int(self.clock.time() * 1000)
@@ -159,11 +167,21 @@ class LeasingLimits:
         spent, audio_ms = await self.baselines.get(ask.workspace_id, period)
         sent_at = self.clock.monotonic()
         request = {
-            "limits": ask.limits, "period": period, "keyId": ask.key_id, "permits": permits, "minPermits": 1,
-            "budgetMicros": ask.estimate_micros * permits, "minBudgetMicros": ask.estimate_micros,
-            "audioMs": max(ask.audio_estimate_ms, AUDIO_SLICE_MS), "minAudioMs": ask.audio_estimate_ms,
-            "slots": slots, "permitTtl": self.permit_ttl, "holdTtl": hold, "spentMicros": spent,
-            "spentAudioMs": audio_ms, "quotaRetryAfter": (period_bounds(period)[1] - now_ms) / 1000,
+            "limits": ask.limits,
+            "period": period,
+            "keyId": ask.key_id,
+            "permits": permits,
+            "minPermits": 1,
+            "budgetMicros": ask.estimate_micros * permits,
+            "minBudgetMicros": ask.estimate_micros,
+            "audioMs": max(ask.audio_estimate_ms, AUDIO_SLICE_MS),
+            "minAudioMs": ask.audio_estimate_ms,
+            "slots": slots,
+            "permitTtl": self.permit_ttl,
+            "holdTtl": hold,
+            "spentMicros": spent,
+            "spentAudioMs": audio_ms,
+            "quotaRetryAfter": (period_bounds(period)[1] - now_ms) / 1000,
         }
         if returning is not None:
             request["returning"] = returning
@@ -182,10 +200,14 @@ class LeasingLimits:
         self._refused.pop((ask.workspace_id, ask.key_id), None)
         lease = grant["lease"]
         return HeldLease(
-            workspace_id=ask.workspace_id, key_id=ask.key_id, grant=lease,
+            workspace_id=ask.workspace_id,
+            key_id=ask.key_id,
+            grant=lease,
             usable_until=sent_at + float(lease.get("permitTtl", self.permit_ttl)),
-            permits_left=int(lease["permits"]), budget_left=_opt_int(lease.get("budgetMicros")),
-            audio_left=_opt_int(lease.get("audioMs")), shared=shared,
+            permits_left=int(lease["permits"]),
+            budget_left=_opt_int(lease.get("budgetMicros")),
+            audio_left=_opt_int(lease.get("audioMs")),
+            shared=shared,
         )
 
     # -- settling --------------------------------------------------------------------------------------------------------
@@ -194,8 +216,16 @@ class LeasingLimits:
         audio_ms = audio_ms_of(row)
         if ticket is None or ticket.ask.workspace_id != row.workspace_id:
             # Recorded after its request ended: report it on its own so the object's month still adds up.
-            self._send_release(row.workspace_id, {"id": "late", "unusedPermits": 0, "period": row.billing_period,
-                                                  "spentMicros": row.final_cost_micros, "audioMs": audio_ms})
+            self._send_release(
+                row.workspace_id,
+                {
+                    "id": "late",
+                    "unusedPermits": 0,
+                    "period": row.billing_period,
+                    "spentMicros": row.final_cost_micros,
+                    "audioMs": audio_ms,
+                },
+            )
             return
         lease: HeldLease = ticket.lease
         estimate, audio_estimate = ticket.ask.estimate_micros, ticket.ask.audio_estimate_ms
@@ -262,8 +292,11 @@ class LeasingLimits:
         if self._held.get(pair) is lease:
             del self._held[pair]
         return {
-            "id": lease.grant["id"], "unusedPermits": max(0, lease.permits_left), "period": lease.grant.get("period"),
-            "spentMicros": lease.spent_micros, "audioMs": lease.audio_ms,
+            "id": lease.grant["id"],
+            "unusedPermits": max(0, lease.permits_left),
+            "period": lease.grant.get("period"),
+            "spentMicros": lease.spent_micros,
+            "audioMs": lease.audio_ms,
         }
 
     def _send_release(self, workspace_id: str, payload: dict[str, Any]) -> None:

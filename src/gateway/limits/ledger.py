@@ -121,9 +121,13 @@ class Ledger:
         optionally ``returning``: a lease the caller gives back first (a ``release`` payload), in the same step."""
         returning = request.get("returning")
         if returning:
-            self.release(str(returning["id"]), int(returning.get("unusedPermits") or 0),
-                         int(returning.get("spentMicros") or 0), int(returning.get("audioMs") or 0),
-                         returning.get("period"))
+            self.release(
+                str(returning["id"]),
+                int(returning.get("unusedPermits") or 0),
+                int(returning.get("spentMicros") or 0),
+                int(returning.get("audioMs") or 0),
+                returning.get("period"),
+            )
         self.open_period(str(request["period"]), request.get("spentMicros") or 0, request.get("spentAudioMs") or 0)
         grant = self._try(now, request)
         if not grant["ok"] and self._reclaim(now):
@@ -159,7 +163,9 @@ class Ledger:
             elif self.reserved_micros == 0:
                 budget, permits = minimum, min_permits  # the lone request that may finish the budget
             else:
-                return refusal("budget", RESERVED_RETRY_SECONDS, "the rest of the monthly budget is reserved by requests in flight")
+                return refusal(
+                    "budget", RESERVED_RETRY_SECONDS, "the rest of the monthly budget is reserved by requests in flight"
+                )
 
         audio: int | None = None
         if limits.audio_ms is not None:
@@ -180,12 +186,23 @@ class Ledger:
         self.streams += slots
         hold_until = now + float(request.get("holdTtl", 120.0))
         self.leases[lease_id] = {
-            "key": key_id, "period": self.period, "budget": budget, "audio": audio, "slots": slots,
+            "key": key_id,
+            "period": self.period,
+            "budget": budget,
+            "audio": audio,
+            "slots": slots,
             "holdUntil": hold_until,
         }
         lease = {
-            "id": lease_id, "keyId": key_id, "period": self.period, "permits": permits, "budgetMicros": budget,
-            "audioMs": audio, "slots": slots, "permitTtl": permit_ttl, "holdUntil": hold_until,
+            "id": lease_id,
+            "keyId": key_id,
+            "period": self.period,
+            "permits": permits,
+            "budgetMicros": budget,
+            "audioMs": audio,
+            "slots": slots,
+            "permitTtl": permit_ttl,
+            "holdUntil": hold_until,
         }
         return {"ok": True, "lease": lease, "reason": None, "retryAfter": None, "message": None}
 
@@ -201,9 +218,12 @@ class Ledger:
         if extra > remaining:
             others = self.reserved_micros - lease["budget"]
             if others > 0 and extra <= remaining + others:
-                return refusal("budget", RESERVED_RETRY_SECONDS,
-                               "the rest of the monthly budget is reserved by requests in flight")
-            return refusal("budget", quota_retry, "this request's estimated cost exceeds the rest of the monthly budget")
+                return refusal(
+                    "budget", RESERVED_RETRY_SECONDS, "the rest of the monthly budget is reserved by requests in flight"
+                )
+            return refusal(
+                "budget", quota_retry, "this request's estimated cost exceeds the rest of the monthly budget"
+            )
         lease["budget"] += extra
         self.reserved_micros += extra
         return {"ok": True, "lease": None, "reason": None, "retryAfter": None, "message": None}
@@ -226,8 +246,14 @@ class Ledger:
                 lease["audio"] -= taken
                 self.reserved_audio_ms -= taken
 
-    def release(self, lease_id: str, unused_permits: int = 0, spent_micros: int = 0, audio_ms: int = 0,
-                period: str | None = None) -> None:
+    def release(
+        self,
+        lease_id: str,
+        unused_permits: int = 0,
+        spent_micros: int = 0,
+        audio_ms: int = 0,
+        period: str | None = None,
+    ) -> None:
         lease = self.leases.get(lease_id)
         self.charge(lease_id, spent_micros, audio_ms, period)
         if lease is None:
@@ -262,8 +288,13 @@ class Ledger:
     # -- persistence (Durable Object storage) ------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {
-            "period": self.period, "spent": self.spent_micros, "audio": self.audio_ms, "streams": self.streams,
-            "reserved": self.reserved_micros, "reservedAudio": self.reserved_audio_ms, "leases": self.leases,
+            "period": self.period,
+            "spent": self.spent_micros,
+            "audio": self.audio_ms,
+            "streams": self.streams,
+            "reserved": self.reserved_micros,
+            "reservedAudio": self.reserved_audio_ms,
+            "leases": self.leases,
             "windows": {scope: [m.to_json(), h.to_json()] for scope, (m, h) in self.windows.items()},
         }
 

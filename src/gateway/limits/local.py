@@ -27,11 +27,16 @@ PRUNE_EVERY_SECONDS = 300.0  # admissions older than the hour window are deleted
 class InProcessLimits:
     admission_estimate = 0  # nothing reserved at admission: Caller.reserve_budget reserves the real estimate
 
-    def __init__(self, usage: UsageStore, clock: Clock, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self, usage: UsageStore, clock: Clock, recorder: Recorder | None = None, *, restore: bool | None = None
+    ) -> None:
         self.baselines = Baselines(usage)
         self.usage = usage
         self.clock = clock
-        self.recorder = recorder  # None: windows live in memory only
+        self.recorder = recorder  # None: admissions are not written (memory only, or another process writes them)
+        # Read the last hour's admissions back (by default when this process writes them). The authority of
+        # ``dev --workers N`` restores without writing: its worker processes write the rows.
+        self.restore = recorder is not None if restore is None else restore
         self._ledgers: dict[str, Ledger] = {}
         self._restoring: dict[str, asyncio.Future[Ledger]] = {}
         self._open: dict[str, Ticket] = {}
@@ -53,7 +58,7 @@ class InProcessLimits:
     async def _restore(self, workspace_id: str) -> Ledger:
         """A new ledger with the admissions of the last hour (from before a restart) already in its windows."""
         ledger = Ledger()
-        if self.recorder is not None:
+        if self.restore:
             for key_id, admitted_at in await recent_admissions(self.usage.db, workspace_id, self._now_ms()):
                 ledger.restore_admission(admitted_at / 1000, key_id)
         return self._ledgers.setdefault(workspace_id, ledger)
@@ -80,10 +85,18 @@ class InProcessLimits:
         grant = ledger.acquire(
             now,
             {
-                "limits": ask.limits, "period": period, "keyId": ask.key_id, "permits": 1, "minPermits": 1,
-                "budgetMicros": ask.estimate_micros, "minBudgetMicros": ask.estimate_micros,  # see admission_estimate
-                "audioMs": ask.audio_estimate_ms, "minAudioMs": ask.audio_estimate_ms,
-                "slots": 1 if ask.stream else 0, "permitTtl": 0.0, "holdTtl": HOLD_SECONDS,
+                "limits": ask.limits,
+                "period": period,
+                "keyId": ask.key_id,
+                "permits": 1,
+                "minPermits": 1,
+                "budgetMicros": ask.estimate_micros,
+                "minBudgetMicros": ask.estimate_micros,  # see admission_estimate
+                "audioMs": ask.audio_estimate_ms,
+                "minAudioMs": ask.audio_estimate_ms,
+                "slots": 1 if ask.stream else 0,
+                "permitTtl": 0.0,
+                "holdTtl": HOLD_SECONDS,
                 "quotaRetryAfter": (month_end - now_ms) / 1000,
             },
         )
@@ -99,17 +112,20 @@ class InProcessLimits:
         return ticket
 
     def charge(self, row: UsageRow) -> None:
-        ledger = self._ledgers.get(row.workspace_id)
+        self.charge_cost(row.workspace_id, row.request_id, row.final_cost_micros, audio_ms_of(row), row.billing_period)
+
+    def charge_cost(self, workspace_id: str, request_id: str, micros: int, audio_ms: int, period: str) -> None:
+        """``charge`` with the row's few fields that matter (what a worker process sends the authority)."""
+        ledger = self._ledgers.get(workspace_id)
         if ledger is None:
             return  # nothing admitted here for this workspace: its spend will be loaded from usage_records
-        ticket = self._open.get(row.request_id)
-        audio_ms = audio_ms_of(row)
-        if ticket is not None and ticket.ask.workspace_id == row.workspace_id:
-            ticket.charged_micros += row.final_cost_micros
+        ticket = self._open.get(request_id)
+        if ticket is not None and ticket.ask.workspace_id == workspace_id:
+            ticket.charged_micros += micros
             ticket.charged_audio_ms += audio_ms
-            ledger.charge(ticket.lease, row.final_cost_micros, audio_ms)
+            ledger.charge(ticket.lease, micros, audio_ms)
         else:
-            ledger.charge(None, row.final_cost_micros, audio_ms, row.billing_period)
+            ledger.charge(None, micros, audio_ms, period)
 
     def release(self, ticket: Ticket) -> None:
         if self._open.get(ticket.request_id) is ticket:
@@ -130,6 +146,9 @@ class InProcessLimits:
         grant = ledger.reserve_at_least(ticket.lease, micros, ticket.ask.limits, (month_end - now_ms) / 1000)
         if not grant["ok"]:
             raise refused(grant)
+
+    def open_ticket(self, request_id: str) -> Ticket | None:
+        return self._open.get(request_id)
 
     def vendor_called(self, request_id: str) -> None:
         ticket = self._open.get(request_id)

@@ -14,6 +14,10 @@ from gateway.store.usage import UsageStore
 # dicts in and out. Present only on Workers; without it the limits run in-process.
 LIMITER_STUBS = "limiter_stubs"
 
+# ``Runtime.extras`` key: a callable ``(usage, recorder) -> LimitsService`` the runtime builds its own limits with (the
+# local runtime's worker processes reach the supervisor's authority through it: runtimes.local.shared_limits).
+LIMITS_FACTORY = "limits_factory"
+
 # Many isolates each cache key lookups; a revocation reaches the others only when their entry expires. Unless the
 # operator sets KEY_CACHE_SECONDS, a multi-isolate runtime trusts a cached lookup for at most this long.
 MULTI_ISOLATE_KEY_CACHE_SECONDS = 5.0
@@ -22,6 +26,9 @@ MULTI_ISOLATE_KEY_CACHE_SECONDS = 5.0
 def build_limits(runtime: Runtime, usage: UsageStore, recorder: Recorder | None = None) -> LimitsService:
     """Leases from the limiter objects on Workers (their storage keeps the windows), else in-process with the
     windows persisted through ``recorder``."""
+    factory = runtime.extras.get(LIMITS_FACTORY)
+    if factory is not None:
+        return factory(usage, recorder)  # type: ignore[no-any-return]
     stub_for = runtime.extras.get(LIMITER_STUBS)
     if stub_for is not None:
         return LeasingLimits(stub_for, usage, runtime.clock, runtime.tasks)

@@ -14,6 +14,6 @@ _missing = [name for name in _ENGINE_PACKAGES if find_spec(name) is None]
 if _missing:
     raise ImportError(f"the local speech engines need the optional packages: {', '.join(_missing)}")
 
-from providers.local.provider import LocalProvider
+from providers.local.provider import LocalProvider  # noqa: E402  (only once the engines are known present)
 
 __all__ = ["LocalProvider"]

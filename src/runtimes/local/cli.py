@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
 from runtimes.local.config import load_env
@@ -21,6 +23,17 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8787)
     dev.add_argument("--state-dir", type=Path, default=Path(".state"), help="where the local D1/KV live")
     dev.add_argument("--log-level", default="info")
+    dev.add_argument(
+        "--workers", type=int, default=int(os.environ.get("VGW_WORKERS") or 1),
+        help="worker processes sharing the port (limits stay exact across them; default 1, env VGW_WORKERS)",
+    )  # fmt: skip
+    # Internal: one worker process of `dev --workers N`, started by the supervisor (runtimes.local.workers).
+    worker = commands.add_parser("worker")
+    worker.add_argument("--fd", type=int, required=True)
+    worker.add_argument("--index", type=int, required=True)
+    worker.add_argument("--limits-socket", required=True)
+    worker.add_argument("--state-dir", type=Path, required=True)
+    worker.add_argument("--log-level", default="info")
     from runtimes.local import realtime_client
 
     realtime_client.add_parser(commands)
@@ -31,8 +44,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     import uvicorn
 
     from gateway.app import create_app
-    from runtimes.local.http_protocol import bounded_protocol
-    from runtimes.local.runtime import build_local_runtime
+    from runtimes.local.runtime import build_local_runtime, warm_up_when_started
     from runtimes.local.static import mount_static
 
     env = load_env()
@@ -43,20 +55,35 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     app = create_app(runtime)
     mount_static(app)
     dev_key = await ensure_dev_workspace(app.state.gateway.workspaces)
-    base = f"http://{host}:{port}"
-    print(f"Voice AI Gateway on {base}  (state: {state_dir.resolve()})", flush=True)
-    if generated:
-        print(f"  admin token (saved in {state_dir / 'admin-token'}): {token}", flush=True)
+    print_banner(f"http://{host}:{port}", state_dir, token if generated else None, dev_key)
+    server = uvicorn.Server(uvicorn_config(app, env, host=host, port=port, log_level=log_level))
+    runtime.tasks.spawn(warm_up_when_started(server))
+    try:
+        await server.serve()
+    finally:
+        for close in runtime.on_close:
+            await close()
+
+
+def print_banner(base: str, state_dir: Path, new_token: str | None, dev_key: str | None, workers: int = 1) -> None:
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    print(f"Voice AI Gateway on {base}  (state: {state_dir.resolve()}{processes})", flush=True)
+    if new_token:
+        print(f"  admin token (saved in {state_dir / 'admin-token'}): {new_token}", flush=True)
     if dev_key:
         print("  a 'dev' workspace was created; its API key is shown this once:", flush=True)
         print(f"    export VGW_KEY={dev_key}", flush=True)
     print(f"  console: {base}/console/  (sign in with the admin token or a workspace key)", flush=True)
     print(f"  try: curl -s {base}/health ; docs at {base}/docs", flush=True)
-    config = uvicorn.Config(
+
+
+def uvicorn_config(app: Any, env: dict[str, str], **settings: Any) -> Any:
+    import uvicorn
+
+    from runtimes.local.http_protocol import bounded_protocol
+
+    return uvicorn.Config(
         app,
-        host=host,
-        port=port,
-        log_level=log_level,
         lifespan="on",
         http=bounded_protocol(
             header_timeout=float(env.get("HEADER_TIMEOUT_SECONDS") or 10),
@@ -67,33 +94,39 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
         ws="websockets-sansio",
         access_log=False,
         timeout_graceful_shutdown=5,
+        **settings,
     )
-    try:
-        await uvicorn.Server(config).serve()
-    finally:
-        for close in runtime.on_close:
-            await close()
 
 
-def run(main_coroutine) -> None:  # type: ignore[no-untyped-def]
+def run(main_coroutine: Any) -> Any:
     """Run on uvloop when it is installed (uvicorn picks it only when uvicorn creates the loop; here we do, because
     the runtime is built before serving). Noticeably less CPU per request than the default asyncio loop."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main_coroutine)
-        return
-    uvloop.run(main_coroutine)
+        return asyncio.run(main_coroutine)
+    return uvloop.run(main_coroutine)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "dev":
         try:
+            if args.workers > 1:
+                from runtimes.local import workers
+
+                return run(workers.supervise(args.host, args.port, args.state_dir, args.log_level, args.workers))
             run(serve(args.host, args.port, args.state_dir, args.log_level))
         except KeyboardInterrupt:
             pass
+        return 0
+    if args.command == "worker":
+        from runtimes.local import workers
+
+        run(workers.serve_worker(args.fd, args.index, args.limits_socket, args.state_dir, args.log_level))
         return 0
     if args.command == "realtime":
         from runtimes.local import realtime_client

@@ -11,7 +11,7 @@ mapping is corrected here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
@@ -32,10 +32,44 @@ def _remap(exc: httpx.TransportError) -> httpx.TransportError:
 
 
 def vendor_http_client() -> httpx.AsyncClient:
+    client = httpx.AsyncClient(transport=_LazyTransport())
+    client._cookies = _NoCookies()  # no setter keeps the subclass; vendor APIs set no cookies we should send back
+    return client
+
+
+def warm_up() -> None:
+    """Import the transport's modules (run in a thread just after the server is up, so no request pays for it)."""
+    _transport_class()
+
+
+class _LazyTransport(httpx.AsyncBaseTransport):
+    """aiohttp costs a third of a second to import: the transport is built on the first vendor call (or by
+    ``warm_up``), so the server answers its first request without waiting for it."""
+
+    def __init__(self) -> None:
+        self._inner: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = _transport_class()(limits=LIMITS)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+
+_TRANSPORT: list[Callable[..., httpx.AsyncBaseTransport]] = []
+
+
+def _transport_class() -> Callable[..., httpx.AsyncBaseTransport]:
+    if _TRANSPORT:
+        return _TRANSPORT[0]
     try:
         from httpx_aiohttp import AiohttpTransport
     except ImportError:
-        return httpx.AsyncClient(limits=LIMITS)
+        _TRANSPORT.append(httpx.AsyncHTTPTransport)
+        return httpx.AsyncHTTPTransport
 
     class _Stream(httpx.AsyncByteStream):
         def __init__(self, inner: httpx.AsyncByteStream) -> None:
@@ -60,9 +94,8 @@ def vendor_http_client() -> httpx.AsyncClient:
             response.stream = _Stream(response.stream)  # type: ignore[arg-type]
             return response
 
-    client = httpx.AsyncClient(transport=Transport(limits=LIMITS))
-    client._cookies = _NoCookies()  # no setter keeps the subclass; vendor APIs set no cookies we should send back
-    return client
+    _TRANSPORT.append(Transport)
+    return Transport
 
 
 class _NoCookies(httpx.Cookies):

@@ -115,10 +115,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             return
         super().data_received(data)
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         if self._lingering:
             self.transport.close()
-        return None
 
     def handle_websocket_upgrade(self) -> None:
         if self._header_timer is not None:

@@ -26,8 +26,11 @@ STREAM_RATES = (8000, 16000, 24000, 32000, 44100, 48000)  # what /voice/realtime
 def add_parser(commands: Any) -> None:
     realtime = commands.add_parser("realtime", help="stream a WAV file to /voice/realtime and print what is heard")
     realtime.add_argument("wav", type=Path, help="16-bit PCM WAV file")
-    realtime.add_argument("--url", default=os.environ.get("VGW_URL", "http://127.0.0.1:8787"),
-                          help="the gateway (default: $VGW_URL, else %(default)s)")
+    realtime.add_argument(
+        "--url",
+        default=os.environ.get("VGW_URL", "http://127.0.0.1:8787"),
+        help="the gateway (default: $VGW_URL, else %(default)s)",
+    )
     realtime.add_argument("--key", default=None, help="workspace API key (default: $VGW_KEY)")
     realtime.add_argument("--model", default="flux", help="flux or nova-3 (default %(default)s)")
     realtime.add_argument("--provider", default=None, help="pin a vendor (e.g. local, deepgram)")
@@ -50,7 +53,9 @@ def read_wav(path: Path) -> tuple[bytes, int]:
             import numpy as np
             import soxr
         except ImportError:
-            raise SystemExit(f"{path}: {rate} Hz needs resampling (install soxr) or a WAV at one of {STREAM_RATES}") from None
+            raise SystemExit(
+                f"{path}: {rate} Hz needs resampling (install soxr) or a WAV at one of {STREAM_RATES}"
+            ) from None
         samples16 = np.frombuffer(frames[: len(frames) - len(frames) % 2], dtype="<i2")
         frames, rate = soxr.resample(samples16, rate, 16000).astype("<i2").tobytes(), 16000
     return frames, rate

@@ -4,15 +4,18 @@ a SQLite-file KV, the health monitor in-process, and uvicorn-friendly background
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gateway.health.monitor import HealthMonitor, InProcessHealthService, MemoryStorage, run_alarm_loop
-from gateway.ports import Runtime, SystemClock
+from gateway.ports import Runtime, SystemClock, UpstreamWebSocket, WebSocketOpener
 from gateway.secrets_box import generate_secret
 from gateway.speech_cache import STORE_EXTRA
+from runtimes.local.bootstrap import write_once
 from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
 from runtimes.local.http_client import vendor_http_client
@@ -28,15 +31,9 @@ def migrations_dir() -> Path:
     return find_project_file("migrations") or PROJECT_ROOT / "migrations"
 
 
-def _persistent_secret(state_dir: Path, name: str) -> str:
+def persistent_secret(state_dir: Path, name: str) -> str:
     """A secret generated once per state dir (so encrypted vendor keys survive restarts), readable only by you."""
-    path = state_dir / name
-    if path.exists():
-        return path.read_text().strip()
-    value = generate_secret()
-    path.write_text(value + "\n")
-    os.chmod(path, 0o600)
-    return value
+    return write_once(state_dir / name, generate_secret())[0]
 
 
 async def build_local_runtime(
@@ -49,7 +46,7 @@ async def build_local_runtime(
     env = dict(env)
     if state_dir is not None:
         state_dir.mkdir(parents=True, exist_ok=True)
-        env.setdefault("KEY_ENCRYPTION_KEY", _persistent_secret(state_dir, "key-encryption-key"))
+        env.setdefault("KEY_ENCRYPTION_KEY", persistent_secret(state_dir, "key-encryption-key"))
         db = SQLiteDatabase(str(state_dir / "d1.sqlite"))
         kv = SQLiteKV(str(state_dir / "kv.sqlite"))
         speech_cache = LocalSpeechCacheStore(str(state_dir / "speech-cache.sqlite"), max_bytes=_cache_bytes(env))
@@ -107,9 +104,35 @@ def _cache_bytes(env: Mapping[str, str]) -> int:
         return DEFAULT_MAX_BYTES
 
 
-def _websocket_opener():  # type: ignore[no-untyped-def]
-    try:
-        from runtimes.local.websocket import open_websocket
-    except ImportError:
+def _websocket_opener() -> WebSocketOpener | None:
+    """The ``websockets`` client, imported on the first upstream WebSocket (or by ``warm_up``), not at start."""
+    if importlib.util.find_spec("websockets") is None:
         return None
+
+    async def open_websocket(url: str, headers: Mapping[str, str], timeout: float) -> UpstreamWebSocket:
+        from runtimes.local.websocket import open_websocket as opener
+
+        return await opener(url, headers, timeout)
+
     return open_websocket
+
+
+def warm_up() -> None:
+    """Import what the first vendor call, WebSocket or sealed key would otherwise import (a few tenths of a second
+    together). Servers run it in a thread once they are accepting, so start-up does not wait for it."""
+    from runtimes.local import http_client
+
+    http_client.warm_up()
+    for module in ("runtimes.local.websocket", "cryptography.hazmat.primitives.ciphers.aead"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+
+async def warm_up_when_started(server: Any) -> None:
+    """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting."""
+    while not server.started and not server.should_exit:
+        await asyncio.sleep(0.05)
+    if server.started:
+        await asyncio.to_thread(warm_up)

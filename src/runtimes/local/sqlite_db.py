@@ -107,13 +107,18 @@ class SQLiteDatabase:
                 if name in done:
                     continue
 
-                def _one(c: sqlite3.Connection, name: str = name, script: str = script) -> None:
+                def _one(c: sqlite3.Connection, name: str = name, script: str = script) -> bool:
+                    # Another process on the same file may have applied it since we looked (several servers
+                    # starting at once): decide again under the write lock.
+                    if c.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name = ?", (name,)).fetchone():
+                        return False
                     for statement in split_statements(script):
                         c.execute(statement)
                     c.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (?)", (name,))
+                    return True
 
-                transaction(conn, _one)
-                applied.append(name)
+                if transaction(conn, _one):
+                    applied.append(name)
             return applied
 
         return await self._db.call(_apply)

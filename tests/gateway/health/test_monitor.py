@@ -17,7 +17,7 @@ from gateway.health.monitor import (
     run_alarm_loop,
 )
 from tests.conftest import vendor_env
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 from tests.gateway.routing.support import FakeClock
 
 

@@ -7,7 +7,7 @@ import time
 
 from gateway.routing.breaker import OPEN
 from tests.conftest import GatewayHarness
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 
 async def synthesize(gw: GatewayHarness, key: str | None = None):

@@ -11,7 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes.deepgram_ws import WORDS, utterance
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, deepgram_ws_env, running_gateway, workers_ws_env
 

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.fakes.deepgram_ws import speak_audio
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, deepgram_ws_env, running_gateway, workers_ws_env
 

@@ -10,7 +10,7 @@ import pytest
 from gateway.streaming.joiner import streaming_wav_header
 from tests.conftest import GatewayHarness, make_gateway, vendor_env
 from tests.fakes.audio import audio_for_format
-from tests.fakes.harness import Fault, FakeServer
+from tests.fakes.harness import FakeServer, Fault
 
 SENTENCES = ["The first sentence is here.", "Then a second one follows!", "Is this the third?",
              "And the fourth ends it."]

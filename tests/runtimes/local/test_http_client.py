@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from runtimes.local.http_client import vendor_http_client
-from tests.fakes.harness import Fault, FakeServer, free_port
+from tests.fakes.harness import FakeServer, Fault, free_port
 
 
 @pytest.fixture(scope="module")
