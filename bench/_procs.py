@@ -58,6 +58,28 @@ class Process:
             self.proc.kill()
 
 
+def start_fast_fake() -> tuple[Process, str]:
+    """The raw-asyncio OpenAI fake (bench.fast_fake): tens of thousands of requests/s, never the bottleneck."""
+    port = free_port()
+    proc = Process([sys.executable, "-m", "bench.fast_fake", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_http(url + "/")
+    return proc, url
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (/proc/PID/stat utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def start_fake(vendor: str) -> tuple[Process, str]:
     port = free_port()
     proc = Process([sys.executable, "-m", "bench.serve_fake", vendor, str(port)])
@@ -113,6 +135,8 @@ def parse_wrk(out: str) -> dict:
         m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
         if m:
             result[f"p{pct}"] = _ms(m.group(1))
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(total.group(1)) if total else 0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     result["non2xx"] = int(errors.group(1)) if errors else 0
     return result
