@@ -14,9 +14,12 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.store.request_log import RequestRow, prune_statement
+
+if TYPE_CHECKING:
+    from gateway.pipeline.usage import UsageEvent
 
 log = logging.getLogger("gateway.requests")
 
@@ -51,17 +54,14 @@ class RequestTrace:
     output_tokens: int | None = None
     cost_micros: int = 0
 
-    def add_usage(
-        self, *, provider: str, resource: str, cost_micros: int, characters: int | None,
-        audio_seconds: float | None, input_tokens: int | None, output_tokens: int | None,
-    ) -> None:  # fmt: skip
-        self.vendor, self.capability = provider, resource
+    def add_usage(self, event: UsageEvent, cost_micros: int) -> None:
+        self.vendor, self.capability = event.provider, event.resource
         self.attempts = self.attempts or 1
         self.cost_micros += cost_micros
-        self.characters = _add(self.characters, characters)
-        self.audio_seconds = _add(self.audio_seconds, audio_seconds)
-        self.input_tokens = _add(self.input_tokens, input_tokens)
-        self.output_tokens = _add(self.output_tokens, output_tokens)
+        self.characters = _add(self.characters, event.characters)
+        self.audio_seconds = _add(self.audio_seconds, event.audio_seconds)
+        self.input_tokens = _add(self.input_tokens, event.input_tokens)
+        self.output_tokens = _add(self.output_tokens, event.output_tokens)
 
 
 def _add(total: Any, more: Any) -> Any:

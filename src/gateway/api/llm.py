@@ -22,6 +22,7 @@ from gateway import llm_script
 from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
 from gateway.billing import Charge
 from gateway.errors import ErrorClass, InvalidRequest, NotFound, ProviderError
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
 from providers import available_provider_ids, get_provider
@@ -156,10 +157,10 @@ async def bill_completion(
     gateway = found.gateway
     priced = pricing_model(provider, reported_model, requested)
     charge = Charge(provider.completion_cost(priced, input_tokens, output_tokens), await gateway.markup_for(found.workspace))
-    return found.record_usage(
+    return found.record(UsageEvent(
         charge, provider=provider.id, resource="llm", model=reported_model or priced,
         unit_prices=provider.prices.for_model(priced), input_tokens=input_tokens, output_tokens=output_tokens,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 # -- streaming -----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pydantic import Field
 from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
 from gateway.api.voice import SynthesizeBody, synthesis_request, tts_candidates
 from gateway.billing import Charge
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.select import require_known_provider
 from gateway.speech_cache import bill_hit
 from gateway.speech_cache.respond import hit_stream, tee_to_cache
@@ -66,10 +67,10 @@ async def stream(request: Request, found: Caller = Depends(workspace_caller)) ->
             model = billing_model(provider, tts)
             result = SynthesisResult(audio=b"", content_type="", model=model, characters=run.characters)
             charge = Charge(provider.synthesis_cost(result), markup)
-            found.record_usage(
+            found.record(UsageEvent(
                 charge, provider=provider.id, resource="tts", model=model,
                 unit_prices=provider.prices.for_model(model), segment=segment, characters=run.characters,
-            )  # fmt: skip
+            ))  # fmt: skip
 
     relay = TTSStream(
         runner=gateway.failover, candidates=candidates, request=tts,

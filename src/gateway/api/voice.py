@@ -14,6 +14,7 @@ from gateway.api.deps import Caller, caller, check_workspace_claim, json_body, r
 from gateway.billing import Charge
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.health.view import caller_circuit
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.directory import Candidate
 from gateway.routing.select import require_known_provider, select_candidates
 from gateway.speech import same_model, transcribe_audio
@@ -94,11 +95,11 @@ async def bill_synthesis(
     gateway = found.gateway
     provider = candidate.provider
     charge = Charge(provider.synthesis_cost(result), await gateway.markup_for(found.workspace))
-    return found.record_usage(
+    return found.record(UsageEvent(
         charge, provider=provider.id, resource="tts", model=result.model,
         unit_prices=provider.prices.for_model(result.model), segment=segment, characters=result.characters,
         input_tokens=result.usage.get(Unit.INPUT_TOKEN), output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def synthesis_response(
