@@ -11,13 +11,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api import console, docs, logs  # module level: in the Worker's import snapshot
+from gateway.asgi import GatewayMiddleware
 from gateway.errors import GatewayError, describe_validation_errors
-from gateway.durability import DurableRowsMiddleware
-from gateway.metrics import MetricsMiddleware
-from gateway.middleware import RequestIdMiddleware, request_id_of
+from gateway.middleware import request_id_of
 from gateway.openapi import build_openapi
 from gateway.ports import Runtime
-from gateway.request_log import RequestLogMiddleware
 from gateway.services import Gateway
 from gateway.settings import VERSION
 
@@ -96,9 +94,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(calls.router)
     app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
-    app.add_middleware(DurableRowsMiddleware, recorder=gateway.recorder)  # a response ends once its rows are durable
-    app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # one request-log row and stdout line per request
-    app.add_middleware(RequestIdMiddleware)
+    # Request id + error envelope, metrics, request log, durable rows: one ASGI layer (gateway.asgi)
+    app.add_middleware(GatewayMiddleware, gateway=gateway)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
     return app
