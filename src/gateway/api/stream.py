@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
+from gateway.api.deps import check_workspace_claim, json_body, workspace_caller
 from gateway.api.voice import SynthesizeBody, synthesis_request, tts_candidates
 from gateway.billing import Charge
 from gateway.pipeline.usage import UsageEvent
@@ -42,7 +42,8 @@ def spoken_whole_by_one_vendor(relay: TTSStream) -> bool:
 
 
 @router.post("/voice/stream", summary="Streamed text to speech; fails over mid-stream at sentence boundaries")
-async def stream(request: Request, found: Caller = Depends(workspace_caller)) -> StreamingResponse:
+async def stream(request: Request) -> StreamingResponse:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, StreamBody)
     check_workspace_claim(found, body.workspaceId)
     gateway = found.gateway

@@ -139,7 +139,8 @@ async def synthesis_response(
 
 
 @router.post("/voice/synthesize", summary="Text to speech, with failover across vendors")
-async def synthesize(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
+async def synthesize(request: Request) -> Response:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, SynthesizeBody)
     check_workspace_claim(found, body.workspaceId)
     tts = synthesis_request(body)
@@ -163,7 +164,8 @@ def _flag(value: str | None, name: str, default: bool) -> bool:
 
 
 @router.post("/voice/transcribe", summary="Speech to text: the raw audio is the body")
-async def transcribe(request: Request, found: Caller = Depends(workspace_caller)) -> JSONResponse:
+async def transcribe(request: Request) -> JSONResponse:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     gateway = found.gateway
     query = request.query_params
     declared = request.headers.get("content-type", "").split(";")[0].strip().lower()

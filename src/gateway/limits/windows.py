@@ -20,7 +20,7 @@ from typing import Any
 
 
 class Window:
-    __slots__ = ("entries", "seconds", "total", "quantum", "_span", "_last", "_leases")
+    __slots__ = ("_last", "_leases", "_span", "entries", "quantum", "seconds", "total")
 
     def __init__(self, seconds: float, entries: list[list[Any]] | None = None) -> None:
         self.seconds = seconds
