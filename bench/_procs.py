@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,16 +26,17 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**ENV, **(env or {})}, cwd=cwd)
-        threading.Thread(target=self._read, daemon=True).start()
+    """A child process whose output goes to a file (not a pipe: a pipe drained by a Python thread on a busy machine
+    fills up and blocks the child's writes — the gateway's request-log lines would be timed as gateway CPU)."""
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        self.output = tempfile.NamedTemporaryFile("w+", prefix="vgw-bench-out-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(args, stdout=self.output, stderr=subprocess.STDOUT, text=True,
+                                     env={**ENV, **(env or {})}, cwd=cwd)
+
+    @property
+    def lines(self) -> list[str]:
+        return Path(self.output.name).read_text(errors="replace").splitlines()
 
     def wait_http(self, url: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -56,6 +56,8 @@ class Process:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.output.close()
+        os.unlink(self.output.name)
 
 
 def start_fast_fake() -> tuple[Process, str]:
