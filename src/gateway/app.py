@@ -80,6 +80,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     from gateway.api import admin, health, llm, openai_compat, realtime, speech_cache, stream, voice
 
+    # First: its /v1/* routes (and its /v1/{path} catch-all) overlap no other router's, and each request pays for
+    # matching every route ahead of its own
+    app.include_router(openai_compat.router)
     app.include_router(health.router)
     app.include_router(logs.router)
     app.include_router(console.router)
@@ -93,7 +96,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     from gateway.api import calls  # voice-agent calls; its router's lifespan runs the local reconciliation pass
 
     app.include_router(calls.router)
-    app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
     # Request id + error envelope, metrics, request log, durable rows: one ASGI layer (gateway.asgi)
     app.add_middleware(GatewayMiddleware, gateway=gateway)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
