@@ -80,14 +80,14 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     from gateway.api import admin, health, llm, openai_compat, realtime, speech_cache, stream, voice
 
-    # First: its /v1/* routes (and its /v1/{path} catch-all) overlap no other router's, and each request pays for
-    # matching every route ahead of its own
+    # The hot routers first: each request pays for matching every route ahead of its own. Safe because /v1/* (with
+    # its catch-all) belongs to openai_compat alone, and health/logs/console/docs serve no /voice path.
     app.include_router(openai_compat.router)
+    app.include_router(voice.router)
     app.include_router(health.router)
     app.include_router(logs.router)
     app.include_router(console.router)
     app.include_router(docs.router)
-    app.include_router(voice.router)
     app.include_router(stream.router)
     app.include_router(realtime.router)
     app.include_router(admin.router)
