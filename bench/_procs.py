@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,16 +26,17 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**ENV, **(env or {})}, cwd=cwd)
-        threading.Thread(target=self._read, daemon=True).start()
+    """A child process whose output goes to a file (not a pipe: a pipe drained by a Python thread on a busy machine
+    fills up and blocks the child's writes — the gateway's request-log lines would be timed as gateway CPU)."""
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        self.output = tempfile.NamedTemporaryFile("w+", prefix="vgw-bench-out-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(args, stdout=self.output, stderr=subprocess.STDOUT, text=True,
+                                     env={**ENV, **(env or {})}, cwd=cwd)
+
+    @property
+    def lines(self) -> list[str]:
+        return Path(self.output.name).read_text(errors="replace").splitlines()
 
     def wait_http(self, url: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -56,6 +56,30 @@ class Process:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.output.close()
+        os.unlink(self.output.name)
+
+
+def start_fast_fake() -> tuple[Process, str]:
+    """The raw-asyncio OpenAI fake (bench.fast_fake): tens of thousands of requests/s, never the bottleneck."""
+    port = free_port()
+    proc = Process([sys.executable, "-m", "bench.fast_fake", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_http(url + "/")
+    return proc, url
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (/proc/PID/stat utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def start_fake(vendor: str) -> tuple[Process, str]:
@@ -113,6 +137,8 @@ def parse_wrk(out: str) -> dict:
         m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
         if m:
             result[f"p{pct}"] = _ms(m.group(1))
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(total.group(1)) if total else 0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     result["non2xx"] = int(errors.group(1)) if errors else 0
     return result

@@ -11,13 +11,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api import console, docs, logs  # module level: in the Worker's import snapshot
-from gateway.durability import DurableRowsMiddleware
+from gateway.asgi import GatewayMiddleware
 from gateway.errors import GatewayError, describe_validation_errors
-from gateway.metrics import MetricsMiddleware
-from gateway.middleware import RequestIdMiddleware, request_id_of
+from gateway.middleware import request_id_of
 from gateway.openapi import build_openapi
 from gateway.ports import Runtime
-from gateway.request_log import RequestLogMiddleware
 from gateway.services import Gateway
 from gateway.settings import VERSION
 
@@ -82,11 +80,14 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     from gateway.api import admin, health, llm, openai_compat, realtime, speech_cache, stream, voice
 
+    # The hot routers first: each request pays for matching every route ahead of its own. Safe because /v1/* (with
+    # its catch-all) belongs to openai_compat alone, and health/logs/console/docs serve no /voice path.
+    app.include_router(openai_compat.router)
+    app.include_router(voice.router)
     app.include_router(health.router)
     app.include_router(logs.router)
     app.include_router(console.router)
     app.include_router(docs.router)
-    app.include_router(voice.router)
     app.include_router(stream.router)
     app.include_router(realtime.router)
     app.include_router(admin.router)
@@ -95,11 +96,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from gateway.api import calls  # voice-agent calls; its router's lifespan runs the local reconciliation pass
 
     app.include_router(calls.router)
-    app.include_router(openai_compat.router)  # last: it ends with the OpenAI-shaped catch-all for /v1/*
-    # Inside DurableRows: the request-log row is recorded as the last message passes, and so is durable with it.
-    app.add_middleware(RequestLogMiddleware, gateway=gateway)  # one request-log row and stdout line per request
-    app.add_middleware(DurableRowsMiddleware, recorder=gateway.recorder)  # a response ends once its rows are durable
-    app.add_middleware(MetricsMiddleware, metrics=gateway.metrics)
-    app.add_middleware(RequestIdMiddleware)
+    # Request id + error envelope, metrics, request log, durable rows: one ASGI layer (gateway.asgi)
+    app.add_middleware(GatewayMiddleware, gateway=gateway)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
     return app

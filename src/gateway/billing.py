@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from gateway.store.usage import UsageRow
-from providers.base import Unit, to_micros
+from providers.base import to_micros
 
 
 @dataclass(frozen=True)
@@ -32,40 +31,3 @@ class Charge:
     @property
     def final_usd(self) -> float:
         return self.final_micros / 1_000_000
-
-
-def usage_row(
-    *,
-    request_id: str,
-    workspace_id: str,
-    api_key_id: str | None,
-    provider: str,
-    resource: str,
-    model: str | None,
-    charge: Charge,
-    unit_prices: dict[Unit, Decimal],
-    created_at_ms: int,
-    segment: int = 0,
-    characters: int | None = None,
-    audio_seconds: float | None = None,
-    input_tokens: int | None = None,
-    output_tokens: int | None = None,
-) -> UsageRow:
-    return UsageRow(
-        request_id=request_id,
-        workspace_id=workspace_id,
-        api_key_id=api_key_id,
-        provider=provider,
-        resource=resource,
-        model=model,
-        segment=segment,
-        characters=characters,
-        audio_seconds=audio_seconds,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        unit_prices={unit.value: str(price) for unit, price in unit_prices.items()},
-        provider_cost_micros=to_micros(charge.provider_cost),
-        markup_percentage=float(charge.markup_percentage),
-        final_cost_micros=charge.final_micros,
-        created_at=created_at_ms,
-    )

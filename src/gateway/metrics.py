@@ -136,32 +136,3 @@ class Metrics:
         for name, value in sorted((gauges or {}).items()):
             lines += [f"# TYPE {name} gauge", f"{name} {value:g}"]
         return "\n".join(lines) + "\n"
-
-
-class MetricsMiddleware:
-    """Counts every HTTP request by route template (not raw path: ids would explode the label set) and status."""
-
-    def __init__(self, app: object, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)  # type: ignore[operator]
-            return
-        import time
-
-        started = time.perf_counter()
-        status = 500
-
-        async def capture(message: dict) -> None:  # type: ignore[type-arg]
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)  # type: ignore[operator]
-
-        try:
-            await self.app(scope, receive, capture)  # type: ignore[operator]
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.request(scope.get("method", ""), route, status, time.perf_counter() - started)

@@ -6,7 +6,7 @@ each usage row at once; the limits service settles budget reservations there, li
 written in one atomic ``batch`` per group, in the order they were recorded, by whichever comes first:
 
 - **Durable before the end of the response** (``hold_responses``, the local runtime): the response's last byte
-  waits in ``durable(request_id)`` until every row that request recorded is committed (``DurableRowsMiddleware``
+  waits in ``durable(request_id)`` until every row that request recorded is committed (``gateway.asgi.GatewayMiddleware``
   holds back the final body message or the WebSocket close). Requests finishing together share one commit — while
   one batch is being written, the rows of the requests behind it gather into the next — so a ``kill -9`` loses no
   row of a response its client received in full, and throughput holds. SQLite in WAL mode: a committed transaction

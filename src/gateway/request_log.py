@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.store.request_log import RequestRow, prune_statement
+
+if TYPE_CHECKING:
+    from gateway.pipeline.usage import UsageEvent
 
 log = logging.getLogger("gateway.requests")
 
@@ -51,17 +53,14 @@ class RequestTrace:
     output_tokens: int | None = None
     cost_micros: int = 0
 
-    def add_usage(
-        self, *, provider: str, resource: str, cost_micros: int, characters: int | None,
-        audio_seconds: float | None, input_tokens: int | None, output_tokens: int | None,
-    ) -> None:  # fmt: skip
-        self.vendor, self.capability = provider, resource
+    def add_usage(self, event: UsageEvent, cost_micros: int) -> None:
+        self.vendor, self.capability = event.provider, event.resource
         self.attempts = self.attempts or 1
         self.cost_micros += cost_micros
-        self.characters = _add(self.characters, characters)
-        self.audio_seconds = _add(self.audio_seconds, audio_seconds)
-        self.input_tokens = _add(self.input_tokens, input_tokens)
-        self.output_tokens = _add(self.output_tokens, output_tokens)
+        self.characters = _add(self.characters, event.characters)
+        self.audio_seconds = _add(self.audio_seconds, event.audio_seconds)
+        self.input_tokens = _add(self.input_tokens, event.input_tokens)
+        self.output_tokens = _add(self.output_tokens, event.output_tokens)
 
 
 def _add(total: Any, more: Any) -> Any:
@@ -89,91 +88,20 @@ def _error_of(body: bytes) -> tuple[str | None, list[Any]]:
         return None, []
 
 
-class RequestLogMiddleware:
+class RequestLog:
     """One row and one stdout line per HTTP request or WebSocket session, plus the metrics only this point knows
-    (time to first byte by vendor, session length, limit rejections)."""
+    (time to first byte by vendor, session length, limit rejections). Driven by ``gateway.asgi.GatewayMiddleware``,
+    which watches the transport."""
 
-    def __init__(self, app: Any, gateway: Any) -> None:
-        self.app = app
+    def __init__(self, gateway: Any) -> None:
         self.gateway = gateway
+        self.clock = gateway.runtime.clock
         env = gateway.runtime.env
         self.stdout = (env.get("REQUEST_LOG_STDOUT") or "true").lower() not in ("0", "false", "no", "off")
         self.retention_days = float(env.get("REQUEST_LOG_RETENTION_DAYS") or 30)
         self._next_prune = 0.0
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if (
-            kind not in ("http", "websocket")
-            or scope["path"] in UNLOGGED_PATHS
-            or scope["path"].startswith(UNLOGGED_PREFIXES)
-        ):
-            await self.app(scope, receive, send)
-            return
-        trace = trace_of(scope)
-        created_ms = int(self.gateway.runtime.clock.time() * 1000)
-        started = time.perf_counter()
-        first_byte: float | None = None
-        status = 500 if kind == "http" else 403  # a socket closed before accept is refused with 403
-        error_body: list[bytes] = []
-        error_class: str | None = None
-
-        finished = False
-
-        def finish() -> None:
-            nonlocal finished, error_class
-            finished = True
-            seconds = time.perf_counter() - started
-            if error_body and error_class is None:
-                error_class, attempts = _error_of(b"".join(error_body))
-                if attempts:
-                    trace.attempts = len(attempts)
-                    trace.vendor = trace.vendor or str(attempts[-1].get("provider") or "") or None
-            if error_class is None and status >= 400:
-                error_class = "internal_error" if status >= 500 else "http_" + str(status)
-            self._finish(scope, kind, trace, created_ms, status, seconds, first_byte and first_byte - started,
-                         error_class)  # fmt: skip
-
-        async def watch(message: dict[str, Any]) -> None:
-            nonlocal status, first_byte, error_class
-            kind_of = message["type"]
-            if kind_of == "http.response.body":
-                if first_byte is None and message.get("body"):
-                    first_byte = time.perf_counter()
-                if status >= 400 and sum(map(len, error_body)) < ERROR_BODY_BYTES:
-                    error_body.append(message.get("body", b""))
-                if not message.get("more_body", False) and not finished:
-                    finish()  # recorded before the last byte goes out: DurableRows (outside) waits for it too
-            elif kind_of == "http.response.start":
-                status = int(message["status"])
-                for name, value in message.get("headers", ()):  # the routes name who answered, after how many tries
-                    if name == b"x-provider":
-                        trace.vendor = value.decode("latin-1")
-                    elif name == b"x-attempts" and value.isdigit():
-                        trace.attempts = int(value)
-            elif kind_of == "websocket.send":
-                if first_byte is None:
-                    first_byte = time.perf_counter()
-                text = message.get("text")
-                if text is not None and text.startswith('{"type": "error"'):
-                    error_class = _error_of(text.encode())[0]
-            elif kind_of == "websocket.accept":
-                status = 101
-            elif kind_of == "websocket.close":
-                code = int(message.get("code", 1000))
-                if 4000 <= code < 5000:
-                    status = code - 4000  # the session's error as its HTTP status (see api/realtime.py)
-                if not finished:
-                    finish()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            if not finished:  # the app failed, or a socket ended without a close frame from the server
-                finish()
-
-    def _finish(
+    def finish(
         self, scope: Scope, kind: str, trace: RequestTrace, created_ms: int, status: int, seconds: float,
         ttfb: float | None, error_class: str | None,
     ) -> None:  # fmt: skip
@@ -181,7 +109,7 @@ class RequestLogMiddleware:
         if trace.capability is None and trace.vendor is not None:
             trace.capability = ROUTE_CAPABILITIES.get(route)
         metrics = self.gateway.metrics
-        if kind == "websocket":  # HTTP requests are counted and timed by MetricsMiddleware
+        if kind == "websocket":  # HTTP requests are counted and timed by GatewayMiddleware
             metrics.session(route, status, seconds)
         if trace.vendor is not None and ttfb is not None:
             metrics.first_byte(trace.vendor, trace.capability, ttfb)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gateway import audio
-from gateway.api.deps import Caller
 from gateway.audio_checks import audio_problem
 from gateway.billing import Charge
 from gateway.errors import InvalidRequest
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
 from providers.base import Call, Capability, Provider, TranscriptionRequest, TranscriptionResult, Unit
@@ -31,7 +32,7 @@ def same_model(model: str | None) -> Callable[[Provider], str | None]:
 
 
 async def transcribe_audio(
-    found: Caller,
+    found: RequestContext,
     data: bytes,
     *,
     language: str | None,
@@ -82,10 +83,10 @@ async def transcribe_audio(
         policy.attempt_timeout = max(policy.attempt_timeout, min(policy.deadline, 10 + duration / 10))
     result, winner, attempts = await found.run_failover(candidates, attempt, policy)
     provider = winner.provider
-    charge = found.record_usage(
+    charge = found.record(UsageEvent(
         Charge(provider.transcription_cost(result), await gateway.markup_for(found.workspace)),
         provider=provider.id, resource="stt", model=result.model, unit_prices=provider.prices.for_model(result.model),
         audio_seconds=round(result.duration, 3), input_tokens=result.usage.get(Unit.INPUT_TOKEN),
         output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
-    )  # fmt: skip
+    ))  # fmt: skip
     return Transcribed(result, provider, charge, attempts)

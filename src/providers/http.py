@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -74,6 +75,12 @@ def retry_after_seconds(headers: httpx.Headers, body: Any = None) -> float | Non
     return None
 
 
+@lru_cache(maxsize=256)
+def parsed_url(url: str) -> httpx.URL:
+    """Vendor URLs repeat (base URL + a few paths): parse each once, not on every call (httpx re-parses strings)."""
+    return httpx.URL(url)
+
+
 def _default_describe(status: int, body: Any, text: str) -> tuple[str, ErrorClass | None]:
     return (text or f"HTTP {status}"), None
 
@@ -122,7 +129,7 @@ async def send(
 ) -> httpx.Response:
     """One request, body read in full. Non-2xx and transport failures become ``ProviderError``."""
     try:
-        response = await http.request(method, url, timeout=timeout, **kwargs)
+        response = await http.request(method, parsed_url(url), timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:
         raise transport_error(provider, exc) from None
     if response.status_code >= 400:
@@ -145,7 +152,7 @@ async def open_stream(
     **kwargs: Any,
 ) -> AsyncIterator[httpx.Response]:
     """A streamed request: yields the response once headers arrived (errors read and raised before that)."""
-    request = http.build_request(method, url, timeout=timeout, **kwargs)
+    request = http.build_request(method, parsed_url(url), timeout=timeout, **kwargs)
     try:
         response = await http.send(request, stream=True)
     except httpx.HTTPError as exc:

@@ -132,9 +132,9 @@ async def test_retention_prunes_old_rows(gw: GatewayHarness) -> None:
     await gw.settle()
     await gw.db.run("UPDATE request_log SET created_at = created_at - 31 * 86400000")
     middleware = gw.app.middleware_stack
-    while type(middleware).__name__ != "RequestLogMiddleware":
+    while type(middleware).__name__ != "GatewayMiddleware":
         middleware = middleware.app
-    middleware._next_prune = 0.0
+    middleware.request_log._next_prune = 0.0
     await gw.client.get("/usage", headers=gw.auth())
     await gw.settle()
     rows = await gw.db.all("SELECT created_at FROM request_log")

@@ -11,10 +11,10 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
@@ -22,6 +22,7 @@ from gateway import llm_script
 from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
 from gateway.billing import Charge
 from gateway.errors import ErrorClass, InvalidRequest, NotFound, ProviderError
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
 from providers import available_provider_ids, get_provider
@@ -74,6 +75,7 @@ def _model_index() -> dict[str, frozenset[str]]:
     return {pid: frozenset(_model_names(get_provider(pid))) for pid in available_provider_ids()}
 
 
+@lru_cache(maxsize=512)  # asked per candidate while sorting; model names come from clients, so bounded
 def model_owners(model: str) -> frozenset[str]:
     """Vendors whose adapter names this model. Empty when nobody does: then any vendor may be offered it."""
     return frozenset(pid for pid, names in _model_index().items() if model in names)
@@ -156,10 +158,10 @@ async def bill_completion(
     gateway = found.gateway
     priced = pricing_model(provider, reported_model, requested)
     charge = Charge(provider.completion_cost(priced, input_tokens, output_tokens), await gateway.markup_for(found.workspace))
-    return found.record_usage(
+    return found.record(UsageEvent(
         charge, provider=provider.id, resource="llm", model=reported_model or priced,
         unit_prices=provider.prices.for_model(priced), input_tokens=input_tokens, output_tokens=output_tokens,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 # -- streaming -----------------------------------------------------------------------------------------------------
@@ -313,7 +315,8 @@ class GenerateBody(BaseModel):
 
 
 @router.post("/llm/generate", summary="Text generation with failover across LLM vendors (optionally streamed as SSE)")
-async def generate(request: Request, found: Caller = Depends(workspace_caller)) -> Any:
+async def generate(request: Request) -> Any:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, GenerateBody)
     check_workspace_claim(found, body.workspaceId)
     completion = body.completion_request()
@@ -394,7 +397,8 @@ class ScriptBody(BaseModel):
 
 
 @router.post("/llm/generate-script", summary="A spoken lesson script (JSON) generated from a document")
-async def generate_script(request: Request, found: Caller = Depends(workspace_caller)) -> JSONResponse:
+async def generate_script(request: Request) -> JSONResponse:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, ScriptBody)
     check_workspace_claim(found, body.workspaceId)
     minutes = body.target_duration_minutes

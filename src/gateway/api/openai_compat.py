@@ -195,7 +195,8 @@ def speech_request_for(provider: Provider, body: SpeechBody) -> SynthesisRequest
 
 
 @router.post("/v1/audio/speech", summary="OpenAI-compatible text to speech (any vendor may serve it)")
-async def speech(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
+async def speech(request: Request) -> Response:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body: SpeechBody = await openai_body(request, SpeechBody)
     if not body.input.strip():
         raise invalid("input must contain something to say", "input")
@@ -249,7 +250,8 @@ def _field(form: dict[str, list[Any]], name: str, *, max_length: int = 200) -> s
 
 
 @router.post("/v1/audio/transcriptions", summary="OpenAI-compatible speech to text (multipart upload)")
-async def transcriptions(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
+async def transcriptions(request: Request) -> Response:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     limit = found.gateway.settings.max_audio_bytes
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
@@ -363,7 +365,8 @@ def finish_reason(value: str | None) -> str:
 
 
 @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completions (JSON or SSE with a usage chunk)")
-async def chat_completions(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
+async def chat_completions(request: Request) -> Response:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body: ChatBody = await openai_body(request, ChatBody)
     completion = completion_request(body)
     created = int(found.gateway.runtime.clock.time())

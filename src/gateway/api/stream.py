@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from gateway.api.deps import Caller, check_workspace_claim, json_body, workspace_caller
+from gateway.api.deps import check_workspace_claim, json_body, workspace_caller
 from gateway.api.voice import SynthesizeBody, synthesis_request, tts_candidates
 from gateway.billing import Charge
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.select import require_known_provider
 from gateway.speech_cache import bill_hit
 from gateway.speech_cache.respond import hit_stream, tee_to_cache
@@ -41,7 +42,8 @@ def spoken_whole_by_one_vendor(relay: TTSStream) -> bool:
 
 
 @router.post("/voice/stream", summary="Streamed text to speech; fails over mid-stream at sentence boundaries")
-async def stream(request: Request, found: Caller = Depends(workspace_caller)) -> StreamingResponse:
+async def stream(request: Request) -> StreamingResponse:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, StreamBody)
     check_workspace_claim(found, body.workspaceId)
     gateway = found.gateway
@@ -66,10 +68,10 @@ async def stream(request: Request, found: Caller = Depends(workspace_caller)) ->
             model = billing_model(provider, tts)
             result = SynthesisResult(audio=b"", content_type="", model=model, characters=run.characters)
             charge = Charge(provider.synthesis_cost(result), markup)
-            found.record_usage(
+            found.record(UsageEvent(
                 charge, provider=provider.id, resource="tts", model=model,
                 unit_prices=provider.prices.for_model(model), segment=segment, characters=run.characters,
-            )  # fmt: skip
+            ))  # fmt: skip
 
     relay = TTSStream(
         runner=gateway.failover, candidates=candidates, request=tts,

@@ -14,6 +14,7 @@ from gateway.api.deps import Caller, caller, check_workspace_claim, json_body, r
 from gateway.billing import Charge
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.health.view import caller_circuit
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.directory import Candidate
 from gateway.routing.select import require_known_provider, select_candidates
 from gateway.speech import same_model, transcribe_audio
@@ -94,11 +95,11 @@ async def bill_synthesis(
     gateway = found.gateway
     provider = candidate.provider
     charge = Charge(provider.synthesis_cost(result), await gateway.markup_for(found.workspace))
-    return found.record_usage(
+    return found.record(UsageEvent(
         charge, provider=provider.id, resource="tts", model=result.model,
         unit_prices=provider.prices.for_model(result.model), segment=segment, characters=result.characters,
         input_tokens=result.usage.get(Unit.INPUT_TOKEN), output_tokens=result.usage.get(Unit.OUTPUT_TOKEN),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 async def synthesis_response(
@@ -138,7 +139,8 @@ async def synthesis_response(
 
 
 @router.post("/voice/synthesize", summary="Text to speech, with failover across vendors")
-async def synthesize(request: Request, found: Caller = Depends(workspace_caller)) -> Response:
+async def synthesize(request: Request) -> Response:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, SynthesizeBody)
     check_workspace_claim(found, body.workspaceId)
     tts = synthesis_request(body)
@@ -162,7 +164,8 @@ def _flag(value: str | None, name: str, default: bool) -> bool:
 
 
 @router.post("/voice/transcribe", summary="Speech to text: the raw audio is the body")
-async def transcribe(request: Request, found: Caller = Depends(workspace_caller)) -> JSONResponse:
+async def transcribe(request: Request) -> JSONResponse:
+    found = await workspace_caller(request)  # a plain call: no dependency solving per request
     gateway = found.gateway
     query = request.query_params
     declared = request.headers.get("content-type", "").split(";")[0].strip().lower()

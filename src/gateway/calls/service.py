@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
 from gateway.calls.store import ACTIVE, RANK, AgentStore, CallStore
 from gateway.errors import ErrorClass, GatewayError, InvalidRequest, NotFound, ProviderError, RateLimited, UpstreamError
 from gateway.ids import new_id
+from gateway.pipeline.usage import UsageEvent
 from gateway.routing.directory import Candidate
 from gateway.routing.select import select_candidates
 from gateway.services import Gateway
@@ -177,12 +178,11 @@ class CallService:
         charge = Charge(provider_cost, await gateway.markup_for(workspace))
         minutes = float(row["duration_seconds"] or 0.0) / 60
         per_minute = (provider_cost / Decimal(str(minutes))) if minutes > 0 else Decimal(0)
-        usage = usage_row(
-            request_id=row["id"], workspace_id=row["workspace_id"], api_key_id=row["api_key_id"],
-            provider=row["provider"], resource="call", model=row["agent"], charge=charge,
-            unit_prices={Unit.MINUTE: per_minute.quantize(Decimal("0.000001"))}, created_at_ms=self.now_ms(),
-            audio_seconds=None,
-        )  # fmt: skip
+        usage = UsageEvent(
+            charge, provider=row["provider"], resource="call", model=row["agent"],
+            unit_prices={Unit.MINUTE: per_minute.quantize(Decimal("0.000001"))},
+        ).row(request_id=row["id"], workspace_id=row["workspace_id"], api_key_id=row["api_key_id"],
+              created_at_ms=self.now_ms())  # fmt: skip
         billed = await self.calls.bill(row["id"], to_micros(provider_cost), usage, round(minutes, 4), self.now_ms())
         if billed:
             gateway.limits.charge(usage)  # the budget counts the call now (never awaits)

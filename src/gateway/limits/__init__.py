@@ -27,7 +27,7 @@ Using it
 --------
 - HTTP: ``gateway.api.deps.workspace_caller`` admits every non-GET request made with a workspace key;
   ``Caller.ticket`` is the admission. ``/voice/stream`` holds a stream slot. The ticket is released by
-  ``RequestIdMiddleware`` once the response has ended (after the last chunk of a streamed body).
+  ``GatewayMiddleware`` once the response has ended (after the last chunk of a streamed body).
 - WebSocket handlers (they cannot use ``workspace_caller``: it takes a ``Request``) authenticate, then call::
 
       from gateway.limits.admission import admit

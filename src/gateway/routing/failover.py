@@ -181,7 +181,8 @@ class FailoverRunner:
         breaker = self.breakers.get(candidate.id, candidate.fingerprint)
         attempt_started = self.clock.monotonic()
         try:
-            result = await asyncio.wait_for(attempt(candidate, call), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 that is one more task per attempt
+                result = await attempt(candidate, call)
         except ProviderError as exc:
             error = exc
         except TimeoutError:

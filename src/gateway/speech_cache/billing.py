@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from gateway.billing import Charge, usage_row
+from gateway.billing import Charge
+from gateway.pipeline.usage import UsageEvent
 from gateway.speech_cache.store import CachedAudio
 from providers.base import Unit, to_micros
 
@@ -49,11 +50,11 @@ def bill_hit(found: Any, entry: CachedAudio, price_per_million_chars: Decimal, *
     charge = CacheCharge(Decimal(0), Decimal(0), price=per_char * entry.characters)
     saved, as_of = avoided_cost(entry)
     gateway = found.gateway
-    row = usage_row(
-        request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
-        provider=CACHE_VENDOR, resource="tts", model=entry.model, charge=charge, unit_prices={Unit.CHARACTER: per_char},
-        created_at_ms=int(gateway.runtime.clock.time() * 1000), segment=segment, characters=entry.characters,
-    )  # fmt: skip
+    row = UsageEvent(
+        charge, provider=CACHE_VENDOR, resource="tts", model=entry.model, unit_prices={Unit.CHARACTER: per_char},
+        segment=segment, characters=entry.characters,
+    ).row(request_id=found.request_id, workspace_id=found.workspace_id, api_key_id=found.principal.key_id,
+          created_at_ms=int(gateway.runtime.clock.time() * 1000))  # fmt: skip
     prices = {**row.unit_prices, "avoided_vendor": entry.provider, **({"avoided_price_as_of": as_of} if as_of else {})}
     gateway.recorder.record_usage(replace(row, unit_prices=prices, saved_cost_micros=to_micros(saved)))
     return charge

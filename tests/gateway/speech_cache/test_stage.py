@@ -33,7 +33,9 @@ async def say(gw: GatewayHarness, text: str = TEXT, key: str | None = None, **he
 
 
 def speech_calls(fake: FakeServer) -> int:
-    return sum(1 for r in fake.state.requests if r.path == "/v1/audio/speech")
+    """The fake's speech requests for this module's TEXT: the fake is shared by the session, so a request some
+    earlier test left in flight (other text) must not count here."""
+    return sum(1 for r in fake.state.requests if r.path == "/v1/audio/speech" and b"Please hold" in r.body)
 
 
 async def second_workspace(gw: GatewayHarness) -> tuple[str, str]:
