@@ -31,8 +31,9 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> None:
         self.output = tempfile.NamedTemporaryFile("w+", prefix="vgw-bench-out-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(args, stdout=self.output, stderr=subprocess.STDOUT, text=True,
-                                     env={**ENV, **(env or {})}, cwd=cwd)
+        self.proc = subprocess.Popen(
+            args, stdout=self.output, stderr=subprocess.STDOUT, text=True, env={**ENV, **(env or {})}, cwd=cwd
+        )
 
     @property
     def lines(self) -> list[str]:
@@ -93,8 +94,22 @@ def start_fake(vendor: str) -> tuple[Process, str]:
 def start_gateway(env: dict[str, str]) -> tuple[Process, str, str, Path]:
     port = free_port()
     state = Path(tempfile.mkdtemp(prefix="vgw-bench-"))
-    proc = Process([sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(port), "--state-dir",
-                    str(state), "--log-level", "warning"], env=env, cwd=str(state))
+    proc = Process(
+        [
+            sys.executable,
+            "-m",
+            "runtimes.local.cli",
+            "dev",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=str(state),
+    )
     url = f"http://127.0.0.1:{port}"
     proc.wait_http(url + "/health")
     key = next(line.split("VGW_KEY=", 1)[1] for line in proc.lines if "VGW_KEY=" in line)
@@ -102,8 +117,11 @@ def start_gateway(env: dict[str, str]) -> tuple[Process, str, str, Path]:
     # (they are still checked on every request, just never hit).
     admin = {"Authorization": f"Bearer {(state / 'admin-token').read_text().strip()}"}
     workspace = httpx.get(f"{url}/admin/workspaces", headers=admin).json()["workspaces"][0]["id"]
-    r = httpx.patch(f"{url}/admin/workspaces/{workspace}", headers=admin,
-                    json={"limits": {"requestsPerMinute": 1_000_000, "requestsPerHour": 100_000_000}})
+    r = httpx.patch(
+        f"{url}/admin/workspaces/{workspace}",
+        headers=admin,
+        json={"limits": {"requestsPerMinute": 1_000_000, "requestsPerHour": 100_000_000}},
+    )
     r.raise_for_status()
     return proc, url, key, state
 
@@ -112,14 +130,19 @@ def wrk(url: str, body: str, headers: dict[str, str], *, connections: int, secon
     """Run wrk with a POST body; returns requests/s and latency percentiles in ms."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    lua = "wrk.method = 'POST'\nwrk.body = [[" + body + "]]\n" + "".join(
-        f"wrk.headers['{k}'] = '{v}'\n" for k, v in headers.items()
+    lua = (
+        "wrk.method = 'POST'\nwrk.body = [["
+        + body
+        + "]]\n"
+        + "".join(f"wrk.headers['{k}'] = '{v}'\n" for k, v in headers.items())
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(lua)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", fh.name, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     os.unlink(fh.name)
     return parse_wrk(out)

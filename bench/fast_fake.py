@@ -13,27 +13,48 @@ from tests.fakes.audio import silent_mp3
 
 CREATED = 1_700_000_000
 SPEECH = silent_mp3(1.5)
-CHAT = json.dumps({
-    "id": "chatcmpl-fast", "object": "chat.completion", "created": CREATED, "model": "gpt-4o-mini",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Echo: hello there", "refusal": None},
-                 "logprobs": None, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}, "service_tier": "default",
-}).encode()
+CHAT = json.dumps(
+    {
+        "id": "chatcmpl-fast",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Echo: hello there", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12},
+        "service_tier": "default",
+    }
+).encode()
 
 
 def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> bytes:
-    body: dict = {"id": "chatcmpl-fast", "object": "chat.completion.chunk", "created": CREATED, "model": "gpt-4o-mini",
-                  "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
-                  "usage": usage}
+    body: dict = {
+        "id": "chatcmpl-fast",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
+        "usage": usage,
+    }
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
-CHAT_SSE = b"".join([
-    _chunk({"role": "assistant", "content": ""}), _chunk({"content": "Echo:"}), _chunk({"content": " hello"}),
-    _chunk({}, "stop"), _chunk({}, usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
-                               choices=False),
-    b"data: [DONE]\n\n",
-])
+CHAT_SSE = b"".join(
+    [
+        _chunk({"role": "assistant", "content": ""}),
+        _chunk({"content": "Echo:"}),
+        _chunk({"content": " hello"}),
+        _chunk({}, "stop"),
+        _chunk({}, usage={"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}, choices=False),
+        b"data: [DONE]\n\n",
+    ]
+)
 
 
 def _response(content_type: str, body: bytes) -> bytes:
@@ -65,11 +86,11 @@ class Http(asyncio.Protocol):
             lower = head.lower()
             at = lower.find(b"content-length:")
             if at >= 0:
-                length = int(lower[at + 15:lower.find(b"\r\n", at) if lower.find(b"\r\n", at) > 0 else None])
+                length = int(lower[at + 15 : lower.find(b"\r\n", at) if lower.find(b"\r\n", at) > 0 else None])
             if len(self.buffer) < end + 4 + length:
                 return
-            body = self.buffer[end + 4:end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length:]
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
             path = head.split(b" ", 2)[1]
             if path == b"/v1/chat/completions" and (b'"stream": true' in body or b'"stream":true' in body):
                 self.transport.write(RESPONSES[b"stream"])  # type: ignore[attr-defined]

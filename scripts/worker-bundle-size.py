@@ -50,8 +50,10 @@ def main() -> int:
             tar.add(path, arcname=str(path.relative_to(ROOT)))
             files += 1
     compressed = len(gzip.compress(raw.getvalue(), compresslevel=9))
-    print(f"Worker bundle: {files} files, {len(raw.getvalue()) / MB:.2f} MB raw, {compressed / MB:.2f} MB gzipped"
-          f" ({len(wheels)} packages + src/)")
+    print(
+        f"Worker bundle: {files} files, {len(raw.getvalue()) / MB:.2f} MB raw, {compressed / MB:.2f} MB gzipped"
+        f" ({len(wheels)} packages + src/)"
+    )
     print(f"  Free plan limit 3 MB: {'fits' if compressed <= 3 * MB else 'TOO BIG'} ({compressed / (3 * MB):.0%})")
     print(f"  Paid plan limit 10 MB: {'fits' if compressed <= 10 * MB else 'TOO BIG'} ({compressed / (10 * MB):.0%})")
     return 0

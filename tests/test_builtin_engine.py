@@ -20,7 +20,19 @@ pytest.importorskip("pocketsphinx")
 SENTENCE = "hello world this is a test of the gateway"
 CONTENT_WORDS = {"hello", "world", "test", "gateway"}
 TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Please call me tomorrow morning at the office."
-TWO_SENTENCE_WORDS = {"quick", "brown", "fox", "jumps", "lazy", "dog", "please", "call", "tomorrow", "morning", "office"}
+TWO_SENTENCE_WORDS = {
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "lazy",
+    "dog",
+    "please",
+    "call",
+    "tomorrow",
+    "morning",
+    "office",
+}
 
 
 def recovered(text: str) -> set[str]:
@@ -47,9 +59,7 @@ async def test_total_outage_of_configured_vendors_is_served_by_the_builtin_engin
     assert r.headers["content-type"] == "audio/wav" and r.content[:4] == b"RIFF"
     assert r.headers["x-cost"] == "0.000000"
 
-    t = await gw.client.post(
-        "/voice/transcribe", content=r.content, headers={**gw.auth(), "Content-Type": "audio/wav"}
-    )
+    t = await gw.client.post("/voice/transcribe", content=r.content, headers={**gw.auth(), "Content-Type": "audio/wav"})
     assert t.status_code == 200, t.text
     body = t.json()
     assert body["provider"] == "local" and t.headers["x-attempts"] == "3"
@@ -67,8 +77,9 @@ async def test_the_platform_can_turn_the_builtin_fallback_off(
     assert r.status_code == 200
     openai_fake.state.always(Fault("status", status=503))
     deepgram_fake.state.always(Fault("status", status=503))
-    r = await gw.client.post("/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}},
-                             headers=gw.auth())
+    r = await gw.client.post(
+        "/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}}, headers=gw.auth()
+    )
     assert r.status_code == 502
     assert [a["provider"] for a in r.json()["error"]["attempts"]] == ["openai", "deepgram"]
 
@@ -80,8 +91,9 @@ def test_round_trip_through_the_running_local_server_with_no_vendor_account(tmp_
         server.wait_ready()
         auth = {"Authorization": f"Bearer {server.dev_key()}"}
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            r = client.post("/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}},
-                            headers=auth)
+            r = client.post(
+                "/voice/synthesize", json={"text": SENTENCE, "voiceConfig": {"format": "wav"}}, headers=auth
+            )
             assert r.status_code == 200, r.text
             assert r.headers["x-provider"] == "local"
             t = client.post("/voice/transcribe", content=r.content, headers={**auth, "Content-Type": "audio/wav"})
@@ -107,8 +119,11 @@ async def test_openai_speech_in_every_format_with_no_vendor_account(
     gw_builtin_only: GatewayHarness, fmt: str, content_type: str, magic: tuple[bytes, ...]
 ) -> None:
     gw = gw_builtin_only
-    r = await gw.client.post("/v1/audio/speech", headers=gw.auth(),
-                             json={"model": "tts-1", "voice": "onyx", "input": TWO_SENTENCES, "response_format": fmt})
+    r = await gw.client.post(
+        "/v1/audio/speech",
+        headers=gw.auth(),
+        json={"model": "tts-1", "voice": "onyx", "input": TWO_SENTENCES, "response_format": fmt},
+    )
     assert r.status_code == 200, r.text
     assert r.headers["x-provider"] == "local" and r.headers["content-type"].startswith(content_type)
     assert r.content.startswith(magic) and len(r.content) > 2000

@@ -31,8 +31,19 @@ class LocalServer:
         full_env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
         full_env.update(env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(self.port), "--state-dir",
-             str(state_dir), "--log-level", "warning", *extra_args],
+            [
+                sys.executable,
+                "-m",
+                "runtimes.local.cli",
+                "dev",
+                "--port",
+                str(self.port),
+                "--state-dir",
+                str(state_dir),
+                "--log-level",
+                "warning",
+                *extra_args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -78,8 +89,12 @@ class LocalServer:
 
 @pytest.fixture
 def server(tmp_path: Path, openai_fake: FakeServer, deepgram_fake: FakeServer) -> Iterator[LocalServer]:
-    env = {**vendor_env(openai_fake, deepgram_fake), "ADMIN_TOKEN": ADMIN, "ATTEMPT_TIMEOUT_SECONDS": "2",
-           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src")])}
+    env = {
+        **vendor_env(openai_fake, deepgram_fake),
+        "ADMIN_TOKEN": ADMIN,
+        "ATTEMPT_TIMEOUT_SECONDS": "2",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src")]),
+    }
     srv = LocalServer(tmp_path, env)
     try:
         srv.wait_ready()
@@ -109,7 +124,10 @@ def test_synthesize_then_failover_over_real_http(server: LocalServer, openai_fak
         failovers = client.get("/admin/failovers", headers={"Authorization": f"Bearer {ADMIN}"}).json()["failovers"]
         assert failovers[0]["requestId"] == r2.headers["x-request-id"]
         assert (failovers[0]["from"], failovers[0]["to"], failovers[0]["errorClass"]) == (
-            "openai", "deepgram", "connection")
+            "openai",
+            "deepgram",
+            "connection",
+        )
 
         r = client.post("/voice/transcribe", content=sine_wav(1.5), headers={**auth, "Content-Type": "audio/wav"})
         assert r.status_code == 200, r.text

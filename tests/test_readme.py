@@ -94,7 +94,9 @@ def test_every_readme_example_runs_offline_on_a_fresh_server(tmp_path: Path) -> 
             line = re.sub(r"(^|&& )uv run ", r"\1", line)
             if re.match(r"^[A-Z_]+=\$\(", line):
                 prelude += line + "; "
-            done = subprocess.run(["bash", "-c", prelude + line], check=False, cwd=tmp_path, env=run_env, capture_output=True, timeout=120)
+            done = subprocess.run(
+                ["bash", "-c", prelude + line], check=False, cwd=tmp_path, env=run_env, capture_output=True, timeout=120
+            )
             assert done.returncode == 0, (command, done.stderr.decode()[-2000:])
             out = done.stdout.decode()
             print(f"$ {command}\n{out}")
@@ -134,7 +136,7 @@ def check(command: str, out: str, cwd: Path) -> str:
     if "/voice/providers/health" in command:
         assert json.loads(out)["local"]["status"] != "unconfigured"
         return "health"
-    if command.endswith("/usage -H \"Authorization: Bearer $VGW_KEY\"") or "/usage " in command:
+    if command.endswith('/usage -H "Authorization: Bearer $VGW_KEY"') or "/usage " in command:
         assert "error" not in json.loads(out), out
         return "usage"
     if command.startswith("ADMIN=$(cat .state/admin-token)"):

@@ -44,10 +44,13 @@ async def build(accounting: bool) -> tuple[Any, httpx.AsyncClient, dict[str, str
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.bench")
     admin = {"Authorization": f"Bearer {ADMIN}"}
     await client.put("/admin/platform/settings", json={"builtinFallbackEnabled": False}, headers=admin)
-    limits = {"requestsPerMinute": 1_000_000, "requestsPerHour": 100_000_000, "monthlyBudgetUsd": 1_000_000,
-              "audioMinutesPerMonth": 10_000_000}
-    workspace = (await client.post("/admin/workspaces", json={"name": "bench", "limits": limits},
-                                   headers=admin)).json()
+    limits = {
+        "requestsPerMinute": 1_000_000,
+        "requestsPerHour": 100_000_000,
+        "monthlyBudgetUsd": 1_000_000,
+        "audioMinutesPerMonth": 10_000_000,
+    }
+    workspace = (await client.post("/admin/workspaces", json={"name": "bench", "limits": limits}, headers=admin)).json()
     key = (await client.post(f"/admin/workspaces/{workspace['id']}/keys", headers=admin)).json()["key"]
     headers = {"Authorization": f"Bearer {key}"}
     if not accounting:

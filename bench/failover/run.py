@@ -129,8 +129,10 @@ async def main(requests: int, attempt_timeout: float) -> None:
                       f"{tried}")  # fmt: skip
                 print("    secondary pinned, same moments     ", summary(base))
                 print("    with the failing primary           ", summary(failing))
-                print(f"    added latency per request: p50 {pct(failing, 50) - pct(base, 50):+.2f} ms, "
-                      f"p99 {pct(failing, 99) - pct(base, 99):+.2f} ms, mean {statistics.fmean(added):+.2f} ms")
+                print(
+                    f"    added latency per request: p50 {pct(failing, 50) - pct(base, 50):+.2f} ms, "
+                    f"p99 {pct(failing, 99) - pct(base, 99):+.2f} ms, mean {statistics.fmean(added):+.2f} ms"
+                )
                 primary.state.reset()
 
 

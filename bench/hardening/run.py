@@ -36,8 +36,10 @@ def nested_json(url: str, key: str, rounds: int) -> None:
                 times.append((time.perf_counter() - started) * 1000)
                 statuses.add(r.status_code)
             times.sort()
-            print(f"  nested JSON {name:<22} → {sorted(statuses)}  p50 {statistics.median(times):6.2f} ms  "
-                  f"max {times[-1]:6.2f} ms  ({rounds} requests)")
+            print(
+                f"  nested JSON {name:<22} → {sorted(statuses)}  p50 {statistics.median(times):6.2f} ms  "
+                f"max {times[-1]:6.2f} ms  ({rounds} requests)"
+            )
 
 
 def wav(rate: int, data: bytes, channels: int = 1, bits: int = 16) -> bytes:
@@ -72,8 +74,10 @@ async def hostile_audio(before: bool) -> None:
             samples, rate = decode_to_mono(hostile["1 KB WAV at 1 Hz"], "audio/wav")
             pcm = resample(samples, rate, 16000).astype("<i2").tobytes()
             await _sphinx.recognize(pcm)
-            print(f"  before (decode + resample + recognize the 1 Hz WAV): {time.perf_counter() - started:.1f} s, "
-                  f"{len(pcm) / 2**20:.0f} MiB of PCM for {len(pcm) / 32000:.0f} s of 'audio'")
+            print(
+                f"  before (decode + resample + recognize the 1 Hz WAV): {time.perf_counter() - started:.1f} s, "
+                f"{len(pcm) / 2**20:.0f} MiB of PCM for {len(pcm) / 32000:.0f} s of 'audio'"
+            )
     _sphinx.close()
 
 
@@ -105,8 +109,12 @@ def slow_headers(url: str, count: int = 50) -> None:
     for sock in socks:
         sock.close()
     times = sorted(closed_at.values())
-    print(f"  {count} clients sending headers byte by byte: {len(times)} closed by the server, first after "
-          f"{times[0]:.1f} s, last after {times[-1]:.1f} s" if times else f"  none of {count} closed in 60 s")
+    print(
+        f"  {count} clients sending headers byte by byte: {len(times)} closed by the server, first after "
+        f"{times[0]:.1f} s, last after {times[-1]:.1f} s"
+        if times
+        else f"  none of {count} closed in 60 s"
+    )
 
 
 async def crash_rows(fake_url: str, kills: int, seed: int) -> None:
@@ -123,6 +131,7 @@ async def crash_rows(fake_url: str, kills: int, seed: int) -> None:
 
         async def load() -> None:
             async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=16)) as c:
+
                 async def worker(n: int) -> None:
                     i = 0
                     while not stop.is_set():
@@ -147,8 +156,10 @@ async def crash_rows(fake_url: str, kills: int, seed: int) -> None:
             rows = dict(conn.execute("SELECT request_id, COUNT(*) FROM usage_records GROUP BY request_id").fetchall())
         served_total += len(seen) - before
         lost_total = sum(1 for rid in seen if rows.get(rid, 0) != 1)
-    print(f"  kill -9 under load, {kills} times: {served_total} responses received in full, "
-          f"{lost_total} without exactly one usage row")
+    print(
+        f"  kill -9 under load, {kills} times: {served_total} responses received in full, "
+        f"{lost_total} without exactly one usage row"
+    )
 
 
 def _restart(env: dict[str, str], state: tuple[Path, str]):  # type: ignore[no-untyped-def]
@@ -158,8 +169,22 @@ def _restart(env: dict[str, str], state: tuple[Path, str]):  # type: ignore[no-u
 
     state_dir, key = state
     port = free_port()
-    proc = Process([sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(port), "--state-dir",
-                    str(state_dir), "--log-level", "warning"], env=env, cwd=str(state_dir))
+    proc = Process(
+        [
+            sys.executable,
+            "-m",
+            "runtimes.local.cli",
+            "dev",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state_dir),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=str(state_dir),
+    )
     url = f"http://127.0.0.1:{port}"
     proc.wait_http(url + "/health")
     return proc, url, key, state_dir
@@ -174,8 +199,9 @@ def budget_fill(url: str, key: str, state_dir: Path) -> None:
         workspace = client.get("/admin/workspaces", headers=admin).json()["workspaces"][0]["id"]
         spent0 = client.get("/usage", headers=auth).json()["totals"]["finalCost"]
         budget = round(spent0 + 0.02, 6)
-        client.patch(f"/admin/workspaces/{workspace}", headers=admin,
-                     json={"limits": {"monthlyBudgetUsd": budget}}).raise_for_status()
+        client.patch(
+            f"/admin/workspaces/{workspace}", headers=admin, json={"limits": {"monthlyBudgetUsd": budget}}
+        ).raise_for_status()
 
     async def burst() -> list[int]:
         async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=100)) as c:
@@ -189,9 +215,11 @@ def budget_fill(url: str, key: str, state_dir: Path) -> None:
         while client.post("/voice/synthesize", json={"text": text}, headers=auth).status_code == 200:
             sequential += 1
         spent = client.get("/usage", headers=auth).json()["totals"]["finalCost"] - spent0
-    print(f"  budget $0.02, requests at ${cost}: 100 concurrent → {statuses.count(200)} admitted "
-          f"({math.floor(0.02 / cost)} fit), then {sequential} more one at a time; spent ${spent:.6f} "
-          f"({spent / 0.02:.1%} of the budget), overshoot ${max(0.0, spent - 0.02):.6f}")
+    print(
+        f"  budget $0.02, requests at ${cost}: 100 concurrent → {statuses.count(200)} admitted "
+        f"({math.floor(0.02 / cost)} fit), then {sequential} more one at a time; spent ${spent:.6f} "
+        f"({spent / 0.02:.1%} of the budget), overshoot ${max(0.0, spent - 0.02):.6f}"
+    )
 
 
 def main() -> None:

@@ -158,11 +158,15 @@ async def bench_realtime(sessions: list[int]) -> None:
             fast = await session(url, key, pcm, paced=False)
             sampler.cancel()
             cpu = sum(cpu_seen.values()) - cpu_before
-            print(f"- unpaced, one session: wall {fast['wall']:.2f} s for {audio_seconds:.1f} s of audio "
-                  f"(RTF wall {fast['wall'] / audio_seconds:.3f}); worker CPU {cpu:.2f} s "
-                  f"(**RTF CPU {cpu / audio_seconds:.3f}**, model loading included)")
-            print("\n| concurrent sessions (paced, 20 ms frames) | first interim after speech start p50 | "
-                  "first final after speech end p50 | CPU per session (% of one core) |")
+            print(
+                f"- unpaced, one session: wall {fast['wall']:.2f} s for {audio_seconds:.1f} s of audio "
+                f"(RTF wall {fast['wall'] / audio_seconds:.3f}); worker CPU {cpu:.2f} s "
+                f"(**RTF CPU {cpu / audio_seconds:.3f}**, model loading included)"
+            )
+            print(
+                "\n| concurrent sessions (paced, 20 ms frames) | first interim after speech start p50 | "
+                "first final after speech end p50 | CPU per session (% of one core) |"
+            )
             print("|---|---|---|---|")
             for n in sessions:
                 cpu_seen.clear()
@@ -179,8 +183,7 @@ async def bench_realtime(sessions: list[int]) -> None:
                 interim = statistics.median(r["first_interim"] for r in ok) if ok else float("nan")
                 final = statistics.median(r["first_final"] for r in ok) if ok else float("nan")
                 failed = f" ({n - len(ok)} of {n} sessions failed)" if len(ok) < n else ""
-                print(f"| {n} | {interim * 1000:.0f} ms | {final * 1000:.0f} ms | "
-                      f"{per_session:.1f} %{failed} |")
+                print(f"| {n} | {interim * 1000:.0f} ms | {final * 1000:.0f} ms | {per_session:.1f} %{failed} |")
         finally:
             server.stop()
 

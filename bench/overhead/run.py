@@ -46,38 +46,57 @@ def main() -> None:
     gw_headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     samples: dict[tuple[str, int], list[dict]] = {}
     try:
-        for name, (path, body, _) in scenarios.items():  # warm-up: imports, pools, caches
+        for path, body, _ in scenarios.values():  # warm-up: imports, pools, caches
             wrk(gw_url + path, json.dumps(body), gw_headers, connections=32, seconds=2)
         for _ in range(args.rounds):
             for name, (path, body, (direct_path, direct_body)) in scenarios.items():
                 for connections in (1, 32):
-                    direct = wrk(fake_url + direct_path, json.dumps(direct_body), direct_headers,
-                                 connections=connections, seconds=args.seconds)
+                    direct = wrk(
+                        fake_url + direct_path,
+                        json.dumps(direct_body),
+                        direct_headers,
+                        connections=connections,
+                        seconds=args.seconds,
+                    )
                     before = cpu_seconds(pid)
-                    through = wrk(gw_url + path, json.dumps(body), gw_headers, connections=connections,
-                                  seconds=args.seconds)
+                    through = wrk(
+                        gw_url + path, json.dumps(body), gw_headers, connections=connections, seconds=args.seconds
+                    )
                     cpu = cpu_seconds(pid) - before
-                    samples.setdefault((name, connections), []).append({
-                        "direct_rps": direct["rps"], "rps": through["rps"],
-                        "cpu_ms": 1000 * cpu / max(through["requests"], 1),
-                        "added_p50": through["p50"] - direct["p50"], "added_p99": through["p99"] - direct["p99"],
-                        "errors": direct["non2xx"] + through["non2xx"], "rss": rss_mb(pid),
-                    })
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"commit {commit}; wrk -t1, {args.seconds}s per run, median of {args.rounds} interleaved rounds")
+                    samples.setdefault((name, connections), []).append(
+                        {
+                            "direct_rps": direct["rps"],
+                            "rps": through["rps"],
+                            "cpu_ms": 1000 * cpu / max(through["requests"], 1),
+                            "added_p50": through["p50"] - direct["p50"],
+                            "added_p99": through["p99"] - direct["p99"],
+                            "errors": direct["non2xx"] + through["non2xx"],
+                            "rss": rss_mb(pid),
+                        }
+                    )
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"commit {commit}; wrk -t1, {args.seconds}s per run, median of {args.rounds} interleaved rounds"
+        )
         competitors = [c for c in ("litellm", "portkey") if shutil.which(c)]
         print(f"LiteLLM / Portkey: {', '.join(competitors) or 'not installed (not measured)'}")
-        print("scenario                  | conns | direct rps | gateway rps | CPU ms/req | added p50 | added p99 "
-              "| RSS MB | errors")
+        print(
+            "scenario                  | conns | direct rps | gateway rps | CPU ms/req | added p50 | added p99 "
+            "| RSS MB | errors"
+        )
         for (name, connections), runs in samples.items():
+
             def med(field: str) -> float:
                 return statistics.median(r[field] for r in runs)
 
-            print(f"{name:25s} | {connections:5d} | {med('direct_rps'):10.0f} | {med('rps'):11.0f} |"
-                  f" {med('cpu_ms'):10.3f} | {med('added_p50'):7.2f}ms | {med('added_p99'):7.2f}ms |"
-                  f" {max(r['rss'] for r in runs):6.1f} | {sum(r['errors'] for r in runs)}")
+            print(
+                f"{name:25s} | {connections:5d} | {med('direct_rps'):10.0f} | {med('rps'):11.0f} |"
+                f" {med('cpu_ms'):10.3f} | {med('added_p50'):7.2f}ms | {med('added_p99'):7.2f}ms |"
+                f" {max(r['rss'] for r in runs):6.1f} | {sum(r['errors'] for r in runs)}"
+            )
     finally:
         gateway.stop()
         fake.stop()

@@ -41,8 +41,10 @@ def main() -> None:
             done += result["requests"]
             errors += result["non2xx"]
             while done >= mark:
-                print(f"{mark:10d} | {rss_mb(pid):7.1f} | {done / (time.monotonic() - started):6.0f} | {errors}",
-                      flush=True)
+                print(
+                    f"{mark:10d} | {rss_mb(pid):7.1f} | {done / (time.monotonic() - started):6.0f} | {errors}",
+                    flush=True,
+                )
                 mark += args.every
     finally:
         gateway.stop()

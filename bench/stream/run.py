@@ -62,8 +62,13 @@ async def bench_ttfb(gw: GatewayServer, fake: FakeProcess, n: int) -> tuple[dict
     body = {"text": TEXT, "voiceConfig": {"format": "pcm", "sampleRate": 24000}, "provider": "deepgram"}
     async with httpx.AsyncClient(timeout=10) as client:
         for i in range(n + 20):
-            d = await first_byte(client, "POST", f"{fake.url}/v1/speak?{SPEAK_QUERY}", json={"text": TEXT},
-                                 headers={"Authorization": "Token test-deepgram-key"})
+            d = await first_byte(
+                client,
+                "POST",
+                f"{fake.url}/v1/speak?{SPEAK_QUERY}",
+                json={"text": TEXT},
+                headers={"Authorization": "Token test-deepgram-key"},
+            )
             g = await first_byte(client, "POST", f"{gw.url}/voice/stream", json=body, headers=headers)
             if i >= 20:  # warm-up: connection pools, caches, first imports
                 direct.append(d)
@@ -90,8 +95,9 @@ async def round_trips(url: str, headers: dict[str, str], n: int) -> list[float]:
 async def bench_relay(gw: GatewayServer, fake: FakeProcess, n: int) -> tuple[dict[str, float], dict[str, float]]:
     direct_url = f"{fake.ws_url}/v1/listen?model=nova-3&encoding=linear16&sample_rate=16000&interim_results=true"
     direct = await round_trips(direct_url, {"Authorization": "Token test-deepgram-key"}, n + 20)
-    via = await round_trips(f"{gw.ws_url}/voice/realtime?model=nova-3&sample_rate=16000",
-                            {"Authorization": f"Bearer {gw.key}"}, n + 20)
+    via = await round_trips(
+        f"{gw.ws_url}/voice/realtime?model=nova-3&sample_rate=16000", {"Authorization": f"Bearer {gw.key}"}, n + 20
+    )
     return percentiles(direct[20:]), percentiles(via[20:])
 
 
@@ -101,8 +107,9 @@ class FakeProcess:
     def __init__(self, module: str) -> None:
         self.port = free_port()
         self.url, self.ws_url = f"http://127.0.0.1:{self.port}", f"ws://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fake_process.py"), module,
-                                         str(self.port)])
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "fake_process.py"), module, str(self.port)]
+        )
 
     def __enter__(self) -> FakeProcess:
         for _ in range(300):

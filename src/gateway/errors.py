@@ -1,20 +1,20 @@
 """Every error the gateway can return, and the one JSON envelope they all render to.
 
-    GatewayError                      (type, status)  → {"error": {"type", "message", "request_id", ...}}
-    ├── InvalidRequest                invalid_request 400/422
-    ├── Unauthorized                  unauthorized 401
-    ├── Forbidden                     forbidden 403
-    ├── NotFound                      not_found 404
-    ├── PayloadTooLarge               payload_too_large 413
-    ├── UnsupportedMediaType          unsupported_media_type 415
-    ├── RateLimited                   rate_limited 429 (+ Retry-After)
-    ├── QuotaExceeded                 quota_exceeded 429 (+ Retry-After)
-    ├── UpstreamError                 upstream_error 502           (every vendor failed)
-    ├── NoProvidersAvailable          no_providers_available 503  (nothing to try)
-    └── UpstreamTimeout               upstream_timeout 504         (every vendor timed out)
+GatewayError                      (type, status)  → {"error": {"type", "message", "request_id", ...}}
+├── InvalidRequest                invalid_request 400/422
+├── Unauthorized                  unauthorized 401
+├── Forbidden                     forbidden 403
+├── NotFound                      not_found 404
+├── PayloadTooLarge               payload_too_large 413
+├── UnsupportedMediaType          unsupported_media_type 415
+├── RateLimited                   rate_limited 429 (+ Retry-After)
+├── QuotaExceeded                 quota_exceeded 429 (+ Retry-After)
+├── UpstreamError                 upstream_error 502           (every vendor failed)
+├── NoProvidersAvailable          no_providers_available 503  (nothing to try)
+└── UpstreamTimeout               upstream_timeout 504         (every vendor timed out)
 
-    ProviderError                     raised by vendor adapters; never reaches the client directly:
-                                      the failover loop collects them as attempts and decides what to do.
+ProviderError                     raised by vendor adapters; never reaches the client directly:
+                                  the failover loop collects them as attempts and decides what to do.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ class ErrorClass(str, Enum):
 
 # Every class moves on to the next vendor: a vendor rejecting input may be stricter than the next one.
 # What differs is whether the *same* vendor may be retried and whether it counts against the vendor's health.
-RETRYABLE_SAME_VENDOR = frozenset({ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED, ErrorClass.SERVER})
+RETRYABLE_SAME_VENDOR = frozenset(
+    {ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED, ErrorClass.SERVER}
+)
 HEALTH_FAILURES = frozenset(
     {ErrorClass.TIMEOUT, ErrorClass.CONNECTION, ErrorClass.SERVER, ErrorClass.MALFORMED, ErrorClass.AUTH}
 )

@@ -52,11 +52,18 @@ BODIES: dict[tuple[str, str], str | dict[str, Any]] = {
     ("put", "/admin/workspaces/{workspace_id}/cache"): "gateway.api.speech_cache:CachePolicyBody",
     ("put", "/admin/workspaces/{workspace_id}/agents/{name}"): "gateway.api.calls:PutAgent",
     ("post", "/voice/calls"): "gateway.api.calls:CreateCall",
-    ("post", "/webhooks/{vendor}"): {"required": True, "content": {"application/json": {"schema": {
-        "type": "object",
-        "description": "the vendor's own event (a Vapi server message, a Retell webhook), authenticated by its "
-        "signature or secret header, not by a gateway key",
-    }}}},
+    ("post", "/webhooks/{vendor}"): {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "the vendor's own event (a Vapi server message, a Retell webhook), authenticated by its "
+                    "signature or secret header, not by a gateway key",
+                }
+            }
+        },
+    },
 }
 OPTIONAL_BODIES = frozenset({("post", "/admin/workspaces/{workspace_id}/keys")})
 # Query parameters read by hand (documented so "Try it out" can send them).

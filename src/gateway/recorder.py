@@ -45,7 +45,10 @@ REQUESTS_PER_BATCH = 100  # request-log rows per batch, on top of the usage/fail
 
 USAGE, FAILOVER, ADMISSION, REQUEST, STATEMENT = "usage", "failover", "admission", "request", "statement"
 STATEMENTS: dict[str, Callable[[Any], Statement]] = {
-    USAGE: usage_statement, FAILOVER: failover_statement, ADMISSION: admission_statement, REQUEST: request_statement,
+    USAGE: usage_statement,
+    FAILOVER: failover_statement,
+    ADMISSION: admission_statement,
+    REQUEST: request_statement,
     STATEMENT: lambda s: s,
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +70,7 @@ def _add(total: Any, more: Any) -> Any:
     return more if total is None else total + more
 
 
-def trace_of(scope: Scope) -> RequestTrace:
+def trace_of(scope: MutableMapping[str, Any]) -> RequestTrace:
     """This request's trace (a detached one when the middleware is not installed, e.g. in a unit test)."""
     state = scope.setdefault("state", {})
     trace = state.get("trace")

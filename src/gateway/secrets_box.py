@@ -71,8 +71,9 @@ class SecretBox:
             blob = base64.b64decode(payload, validate=True)
             if len(blob) <= _NONCE_BYTES:
                 raise ValueError("too short")
-            opened = await self._cipher.aes_gcm_decrypt(await self._derived(), blob[:_NONCE_BYTES],
-                                                        blob[_NONCE_BYTES:], _AAD)
+            opened = await self._cipher.aes_gcm_decrypt(
+                await self._derived(), blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD
+            )
             return opened.decode()
         except Exception:  # a bad tag, bad base64, bad UTF-8 (each library names them differently): "cannot open"
             raise SecretBoxError("ciphertext could not be decrypted with KEY_ENCRYPTION_KEY") from None

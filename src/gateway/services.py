@@ -79,10 +79,16 @@ class Gateway:
         workspaces = WorkspaceStore(runtime.db, runtime.clock)
         provider_configs = ProviderConfigStore(runtime.db, runtime.clock)
         # The local runtime commits a request's rows before its response ends; Workers write behind (waitUntil).
-        recorder = Recorder(runtime.db, runtime.tasks, runtime.clock,
-                            hold_responses=bool(runtime.extras.get("durable_rows_before_response")))
+        recorder = Recorder(
+            runtime.db,
+            runtime.tasks,
+            runtime.clock,
+            hold_responses=bool(runtime.extras.get("durable_rows_before_response")),
+        )
         health = HealthClient(
-            runtime.health, runtime.tasks, runtime.clock,
+            runtime.health,
+            runtime.tasks,
+            runtime.clock,
             timers_end_with_request=bool(runtime.extras.get("timers_end_with_request")),
         )
         usage = UsageStore(runtime.db)
@@ -98,20 +104,32 @@ class Gateway:
             usage=usage,
             auth=Authenticator(workspaces, settings.admin_token, runtime.clock, key_cache),
             directory=ProviderDirectory(
-                provider_configs, runtime.kv, runtime.env, runtime.clock, box, settings.config_cache_seconds,
+                provider_configs,
+                runtime.kv,
+                runtime.env,
+                runtime.clock,
+                box,
+                settings.config_cache_seconds,
                 runtime.extras,
             ),
             recorder=recorder,
             health=health,
             failover=FailoverRunner(
-                health, recorder, runtime.clock, runtime.http, runtime.extras,
-                Breakers(BreakerPolicy.from_env(runtime.env), runtime.clock), metrics,
+                health,
+                recorder,
+                runtime.clock,
+                runtime.http,
+                runtime.extras,
+                Breakers(BreakerPolicy.from_env(runtime.env), runtime.clock),
+                metrics,
             ),
             box=box,
             limits=limits,
             metrics=metrics,
         )
-        gateway.failover.on_vendor_call.append(limits.vendor_called)  # from then on a request counts, whatever its status
+        gateway.failover.on_vendor_call.append(
+            limits.vendor_called
+        )  # from then on a request counts, whatever its status
         return gateway
 
     def policy(self) -> FailoverPolicy:

@@ -71,7 +71,12 @@ async def transcribe_audio(
         return provider.prices.cost(model, {Unit.AUDIO_SECOND: duration or 60})
 
     candidates = await select_candidates(
-        gateway, found.workspace_id, Capability.STT, pinned=pinned, can_serve=lambda c: True, estimate=estimate,
+        gateway,
+        found.workspace_id,
+        Capability.STT,
+        pinned=pinned,
+        can_serve=lambda c: True,
+        estimate=estimate,
         reserve=found.reserve_budget,
     )
 

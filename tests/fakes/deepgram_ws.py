@@ -36,8 +36,10 @@ from tests.fakes.deepgram import API_KEY, ERRORS
 from tests.fakes.harness import FakeState, Fault, RecordedRequest
 
 CF_TOKEN = "test-cf-token"
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
-         "romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec "
+    "romeo sierra tango uniform victor whiskey xray yankee zulu"
+).split()
 WORD_BASE, WORD_STEP = 1000, 100
 UPDATE_EVERY = 0.25  # Flux: an Update per quarter second of audio
 INTERIM_EVERY = 0.5  # Nova: an interim (or an empty final in silence) per half second of audio
@@ -230,10 +232,19 @@ async def _flux(ws: WebSocket, state: FakeState, fault: Fault | None, params: di
             if turn_state != "idle":
                 await turn_info("Update")
             else:
-                await session.send({"type": "TurnInfo", "request_id": session.request_id, "event": "Update",
-                                    "turn_index": turn_index, "audio_window_start": round(recognizer.now, 3),
-                                    "audio_window_end": round(recognizer.now, 3), "transcript": "", "words": [],
-                                    "end_of_turn_confidence": 0.0})
+                await session.send(
+                    {
+                        "type": "TurnInfo",
+                        "request_id": session.request_id,
+                        "event": "Update",
+                        "turn_index": turn_index,
+                        "audio_window_start": round(recognizer.now, 3),
+                        "audio_window_end": round(recognizer.now, 3),
+                        "transcript": "",
+                        "words": [],
+                        "end_of_turn_confidence": 0.0,
+                    }
+                )
 
 
 async def _nova(ws: WebSocket, state: FakeState, fault: Fault | None, params: dict[str, str]) -> None:
@@ -271,9 +282,17 @@ async def _nova(ws: WebSocket, state: FakeState, fault: Fault | None, params: di
                 recognizer.flush()
                 await results(True, speech_final=bool(recognizer.words), from_finalize=True)
                 if kind == "CloseStream":
-                    await session.send({"type": "Metadata", "transaction_key": "deprecated",
-                                        "request_id": session.request_id, "created": "2026-01-01T00:00:00Z",
-                                        "duration": round(recognizer.now, 3), "channels": 1}, counted=False)
+                    await session.send(
+                        {
+                            "type": "Metadata",
+                            "transaction_key": "deprecated",
+                            "request_id": session.request_id,
+                            "created": "2026-01-01T00:00:00Z",
+                            "duration": round(recognizer.now, 3),
+                            "channels": 1,
+                        },
+                        counted=False,
+                    )
                     await ws.close(1000)
                     return
             continue  # KeepAlive: no answer
@@ -283,8 +302,9 @@ async def _nova(ws: WebSocket, state: FakeState, fault: Fault | None, params: di
             last_end = recognizer.words[-1]["end"]
             await results(True, speech_final=True)
             if "utterance_end_ms" in params:
-                await session.send({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": last_end},
-                                   counted=False)
+                await session.send(
+                    {"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": last_end}, counted=False
+                )
         while recognizer.now >= next_interim:
             next_interim += INTERIM_EVERY
             if recognizer.words or recognizer.speaking:
@@ -306,13 +326,22 @@ async def _speak(ws: WebSocket, state: FakeState, fault: Fault | None, params: d
     session = Session(ws, state, fault, params.get("model", "aura-2-thalia-en"))
     buffered: list[str] = []
     flushes = 0
-    await session.send({"type": "Metadata", "request_id": session.request_id, "model_name": params.get("model"),
-                        "model_version": "fake", "model_uuid": "00000000-fake-aura"}, counted=False)
+    await session.send(
+        {
+            "type": "Metadata",
+            "request_id": session.request_id,
+            "model_name": params.get("model"),
+            "model_version": "fake",
+            "model_uuid": "00000000-fake-aura",
+        },
+        counted=False,
+    )
     while True:
         message = await session.receive()
         if message.get("text") is None:
-            await session.send({"type": "Warning", "description": "binary frames are not accepted",
-                                "code": "BAD_FRAME"}, counted=False)
+            await session.send(
+                {"type": "Warning", "description": "binary frames are not accepted", "code": "BAD_FRAME"}, counted=False
+            )
             continue
         body = json.loads(message["text"])
         kind = body.get("type")
@@ -350,8 +379,9 @@ GATEWAY_MODELS = {"@cf/deepgram/flux": "flux", "@cf/deepgram/nova-3": "nova", "@
 def create_app(state: FakeState) -> Any:
     async def serve(ws: WebSocket, kind: str | None, gateway: bool) -> None:
         params = dict(ws.query_params)
-        state.requests.append(RecordedRequest("WS", ws.url.path, ws.url.query,
-                                              {k.lower(): v for k, v in ws.headers.items()}, b""))
+        state.requests.append(
+            RecordedRequest("WS", ws.url.path, ws.url.query, {k.lower(): v for k, v in ws.headers.items()}, b"")
+        )
         fault = state.take_fault()
         if fault is not None and fault.kind == "status":
             body = dict(fault.body if fault.body is not None else ERRORS.get(fault.status, ERRORS[500]))

@@ -49,8 +49,14 @@ async def test_suspended_workspace_is_refused(gw: GatewayHarness) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"name": ""}, {"name": 5}, {"name": "x", "limits": {"requestsPerMinute": 0}},
-     {"name": "x", "limits": {"bogus": 1}}, {"name": "x", "markupPercentage": -1}],
+    [
+        {},
+        {"name": ""},
+        {"name": 5},
+        {"name": "x", "limits": {"requestsPerMinute": 0}},
+        {"name": "x", "limits": {"bogus": 1}},
+        {"name": "x", "markupPercentage": -1},
+    ],
 )
 async def test_bad_workspace_bodies(gw: GatewayHarness, body: dict) -> None:
     r = await gw.client.post("/admin/workspaces", json=body, headers=gw.admin)
@@ -67,8 +73,9 @@ async def test_workspace_markup_and_limits_round_trip(gw: GatewayHarness) -> Non
     created = r.json()
     assert created["markupPercentage"] == 35
     assert created["limits"] == {"requestsPerMinute": 10, "requestsPerHour": 1000}
-    r = await gw.client.patch(f"/admin/workspaces/{created['id']}", json={"limits": {"requestsPerHour": 50}},
-                              headers=gw.admin)
+    r = await gw.client.patch(
+        f"/admin/workspaces/{created['id']}", json={"limits": {"requestsPerHour": 50}}, headers=gw.admin
+    )
     assert r.json()["limits"] == {"requestsPerMinute": 10, "requestsPerHour": 50}
 
 
@@ -76,7 +83,8 @@ async def test_workspace_vendor_key_is_encrypted_and_used(gw: GatewayHarness, op
     byok = "sk-workspace-own-key-123456"
     openai_fake.state.options["api_key"] = byok  # the fake now only accepts the workspace's own key
     r = await gw.client.put(
-        f"/admin/workspaces/{gw.workspace_id}/providers/openai", json={"enabled": True, "apiKey": byok},
+        f"/admin/workspaces/{gw.workspace_id}/providers/openai",
+        json={"enabled": True, "apiKey": byok},
         headers=gw.admin,
     )
     assert r.status_code == 200 and byok not in r.text
@@ -99,7 +107,8 @@ async def test_disabling_a_vendor_for_a_workspace(gw: GatewayHarness) -> None:
 async def test_platform_key_lives_encrypted_in_kv(gw: GatewayHarness, deepgram_fake: FakeServer) -> None:
     deepgram_fake.state.options["api_key"] = "platform-deepgram-key"
     r = await gw.client.put(
-        "/admin/platform/providers/deepgram", json={"enabled": True, "apiKey": "platform-deepgram-key"},
+        "/admin/platform/providers/deepgram",
+        json={"enabled": True, "apiKey": "platform-deepgram-key"},
         headers=gw.admin,
     )
     assert r.status_code == 200 and "platform-deepgram-key" not in r.text

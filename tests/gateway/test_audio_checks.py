@@ -31,14 +31,16 @@ HOSTILE = {
     "wav with 128-bit samples": riff(raw_fmt(1, 1, 16000, 16000 * 16, 16, 128), (b"data", KB)),
     "wav whose byte rate says 1 B/s": riff(raw_fmt(1, 1, 16000, 1, 2, 16), (b"data", KB)),
     "wav whose block align says 1 byte": riff(raw_fmt(1, 2, 16000, 16000, 1, 16), (b"data", KB)),
-    "adpcm wav declaring a day in 1 KB": riff(raw_fmt(0x11, 1, 8000, 4055, 256, 4),
-                                              (b"fact", struct.pack("<I", 8000 * 86400)), (b"data", KB)),
+    "adpcm wav declaring a day in 1 KB": riff(
+        raw_fmt(0x11, 1, 8000, 4055, 256, 4), (b"fact", struct.pack("<I", 8000 * 86400)), (b"data", KB)
+    ),
     "wav without a data chunk": riff(fmt_chunk(16000)),
     "flac at 1 Hz": b"fLaC" + streaminfo(1, 1000) + KB,
     "flac declaring 2^35 samples in 1 KB": b"fLaC" + streaminfo(16000, 2**35) + KB,
     "mp3 whose Xing tag declares 10^7 frames": mp3_frame(
         MPEG1_L3_128K_44K_STEREO, MP3_FRAME_BYTES, at=36, marker=b"Xing" + struct.pack(">II", 0x1, 10**7)
-    ) + silent_mp3(0.1),
+    )
+    + silent_mp3(0.1),
     "mp4 declaring 10^6 s": mp4(1000, 10**9),
 }
 

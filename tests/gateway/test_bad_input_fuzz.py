@@ -34,16 +34,65 @@ ROUTES = [
     ("PUT", "/admin/platform/settings"),
 ]
 
-FIELDS = ["text", "voiceConfig", "provider", "workspaceId", "prompt", "messages", "model", "temperature",
-          "max_tokens", "stream", "input", "voice", "response_format", "speed", "name", "limits", "markupPercentage",
-          "enabled", "apiKey", "config", "strategy", "document_content", "target_duration_minutes", "format",
-          "sampleRate", "role", "content", "priority", "delivery"]
+FIELDS = [
+    "text",
+    "voiceConfig",
+    "provider",
+    "workspaceId",
+    "prompt",
+    "messages",
+    "model",
+    "temperature",
+    "max_tokens",
+    "stream",
+    "input",
+    "voice",
+    "response_format",
+    "speed",
+    "name",
+    "limits",
+    "markupPercentage",
+    "enabled",
+    "apiKey",
+    "config",
+    "strategy",
+    "document_content",
+    "target_duration_minutes",
+    "format",
+    "sampleRate",
+    "role",
+    "content",
+    "priority",
+    "delivery",
+]
 
 
 def weird_value(rng: random.Random, depth: int = 0) -> Any:
     choices: list[Any] = [
-        None, True, False, 0, -1, 2**63, -(2**70), 1e308, float("-0.0"), "", " ", "\x00", "é" * 3, "a" * 6000,
-        "<script>", "'; DROP TABLE workspaces; --", "NaN", "auto", "mp3", "wav", "cost", "user", "openai", "\ud800x",
+        None,
+        True,
+        False,
+        0,
+        -1,
+        2**63,
+        -(2**70),
+        1e308,
+        float("-0.0"),
+        "",
+        " ",
+        "\x00",
+        "é" * 3,
+        "a" * 6000,
+        "<script>",
+        "'; DROP TABLE workspaces; --",
+        "NaN",
+        "auto",
+        "mp3",
+        "wav",
+        "cost",
+        "user",
+        "openai",
+        "\ud800x",
     ]
     if depth < 2:
         choices += [
@@ -67,11 +116,18 @@ def weird_body(rng: random.Random) -> bytes:
     return json.dumps(payload, allow_nan=True, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
 
 
-
 ITERATIONS = int(os.environ.get("FUZZ_ITERATIONS", "60"))
 
-CONTENT_TYPES = ["application/json", "text/plain", "audio/wav", "multipart/form-data; boundary=x",
-                 "multipart/form-data", "application/x-www-form-urlencoded", "", "application/json; charset=latin-1"]
+CONTENT_TYPES = [
+    "application/json",
+    "text/plain",
+    "audio/wav",
+    "multipart/form-data; boundary=x",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+    "",
+    "application/json; charset=latin-1",
+]
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -101,7 +157,6 @@ async def test_random_bodies_never_break_the_gateway(gw: GatewayHarness, seed: i
 # -- generators for what the schema cannot express --------------------------------------------------------------------
 # Seeded (derandomized) hypothesis strategies, bounded by FUZZ_EXAMPLES each. They keep issue 11's classes closed:
 # nesting, text encodings, hostile audio headers (WebSocket frames: tests/gateway/streaming/test_hostile_frames.py).
-
 
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))

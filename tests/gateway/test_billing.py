@@ -36,7 +36,8 @@ async def test_1000_concurrent_successful_requests_leave_1000_rows_and_one_curre
     gw = gw_inproc
     r = await gw.client.patch(
         f"/admin/workspaces/{gw.workspace_id}",
-        json={"limits": {"requestsPerMinute": 100_000, "requestsPerHour": 1_000_000}}, headers=gw.admin,
+        json={"limits": {"requestsPerMinute": 100_000, "requestsPerHour": 1_000_000}},
+        headers=gw.admin,
     )
     assert r.status_code == 200
     gate = asyncio.Semaphore(50)  # 50 in flight at any moment, 1,000 in all
@@ -48,8 +49,9 @@ async def test_1000_concurrent_successful_requests_leave_1000_rows_and_one_curre
     responses = await asyncio.gather(*(one(n) for n in range(1000)))
     assert [r.status_code for r in responses].count(200) == 1000
     await gw.settle()
-    rows = await gw.db.all("SELECT request_id, final_cost_micros FROM usage_records WHERE workspace_id = ?",
-                           gw.workspace_id)
+    rows = await gw.db.all(
+        "SELECT request_id, final_cost_micros FROM usage_records WHERE workspace_id = ?", gw.workspace_id
+    )
     assert len(rows) == 1000 and len({r["request_id"] for r in rows}) == 1000
     assert {r["request_id"] for r in rows} == {r.headers["x-request-id"] for r in responses}
     periods = await gw.db.all("SELECT period, status FROM billing_periods WHERE workspace_id = ?", gw.workspace_id)
@@ -73,8 +75,9 @@ async def test_billing_periods_roll_over_at_the_month_boundary(
     late_in_january: tuple[GatewayHarness, FakeClock],
 ) -> None:
     gw, clock = late_in_january
-    first = await asyncio.gather(*(gw.client.post("/voice/synthesize", json={"text": "end of January"},
-                                                  headers=gw.auth()) for _ in range(2)))
+    first = await asyncio.gather(
+        *(gw.client.post("/voice/synthesize", json={"text": "end of January"}, headers=gw.auth()) for _ in range(2))
+    )
     assert [r.status_code for r in first] == [200, 200]
     await gw.settle()
     clock.advance(4)  # 2026-02-01T00:00:02Z
@@ -95,8 +98,9 @@ async def test_a_budget_used_up_in_january_is_fresh_in_february(
     late_in_january: tuple[GatewayHarness, FakeClock],
 ) -> None:
     gw, clock = late_in_january
-    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"monthlyBudgetUsd": 0.0001}},
-                              headers=gw.admin)
+    r = await gw.client.patch(
+        f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"monthlyBudgetUsd": 0.0001}}, headers=gw.admin
+    )
     assert r.status_code == 200
     # $0.000072 of $0.0001; the next request's estimate ($0.000036) no longer fits.
     assert (await gw.client.post("/voice/synthesize", json={"text": "abcd"}, headers=gw.auth())).status_code == 200
@@ -120,8 +124,9 @@ async def test_month_to_date_spend_is_loaded_from_usage_records(
     gw.gateway.recorder.on_usage[:] = [fresh.charge]
     spent_row = await gw.db.first("SELECT SUM(final_cost_micros) AS s FROM usage_records")
     budget_usd = spent_row["s"] / 1_000_000
-    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"monthlyBudgetUsd": budget_usd}},
-                              headers=gw.admin)
+    r = await gw.client.patch(
+        f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"monthlyBudgetUsd": budget_usd}}, headers=gw.admin
+    )
     assert r.status_code == 200
     refused = await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers=gw.auth())
     assert refused.status_code == 429 and refused.json()["error"]["type"] == "quota_exceeded"

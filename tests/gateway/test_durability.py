@@ -26,6 +26,8 @@ async def test_every_paid_response_ends_after_its_row_is_written(gw: GatewayHarn
         r = await gw.client.request(method, path, headers=headers, **kwargs)
         assert r.status_code == 200, (path, r.text[:300])
         assert await _rows(gw, r.headers["x-request-id"]) >= 1, f"{path}: the response ended before its row was written"
-        logged = await gw.db.first("SELECT COUNT(*) AS n FROM request_log WHERE request_id = ?", r.headers["x-request-id"])
+        logged = await gw.db.first(
+            "SELECT COUNT(*) AS n FROM request_log WHERE request_id = ?", r.headers["x-request-id"]
+        )
         assert logged["n"] == 1, f"{path}: the response ended before its request-log row was written"
     assert gw.gateway.recorder.pending == 0

@@ -16,8 +16,9 @@ async def other(gw: GatewayHarness) -> dict[str, str]:
     workspace_id = r.json()["id"]
     r = await gw.client.post(f"/admin/workspaces/{workspace_id}/keys", headers=gw.admin)
     key, key_id = r.json()["key"], r.json()["id"]
-    r = await gw.client.post("/voice/synthesize", json={"text": "globex speaking"},
-                             headers={"Authorization": f"Bearer {key}"})
+    r = await gw.client.post(
+        "/voice/synthesize", json={"text": "globex speaking"}, headers={"Authorization": f"Bearer {key}"}
+    )
     assert r.status_code == 200
     return {"id": workspace_id, "key": key, "key_id": key_id}
 
@@ -55,8 +56,9 @@ async def test_every_admin_route_refuses_a_workspace_key(gw: GatewayHarness, oth
     assert await gw.db.all("SELECT id, markup_percentage, limits_json FROM workspaces ORDER BY id") == before
     assert await gw.db.all("SELECT id, revoked_at FROM api_keys ORDER BY id") == keys_before
     assert await gw.gateway.runtime.kv.get(PLATFORM_KEY_PREFIX + "openai") is None
-    r = await gw.client.post("/voice/synthesize", json={"text": "still works"},
-                             headers={"Authorization": f"Bearer {other['key']}"})
+    r = await gw.client.post(
+        "/voice/synthesize", json={"text": "still works"}, headers={"Authorization": f"Bearer {other['key']}"}
+    )
     assert r.status_code == 200  # the other workspace's key was not revoked
 
 
@@ -96,10 +98,13 @@ async def test_spending_always_bills_the_keys_workspace(
 
 
 async def test_a_workspaces_limits_are_its_own(gw: GatewayHarness, other: dict[str, str]) -> None:
-    r = await gw.client.patch(f"/admin/workspaces/{other['id']}", json={"limits": {"requestsPerMinute": 1}},
-                              headers=gw.admin)
+    r = await gw.client.patch(
+        f"/admin/workspaces/{other['id']}", json={"limits": {"requestsPerMinute": 1}}, headers=gw.admin
+    )
     assert r.status_code == 200
-    r = await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers={"Authorization": f"Bearer {other['key']}"})
+    r = await gw.client.post(
+        "/voice/synthesize", json={"text": "hi"}, headers={"Authorization": f"Bearer {other['key']}"}
+    )
     assert r.status_code == 429  # globex used its one request in the fixture
     for _ in range(3):
         assert (await gw.client.post("/voice/synthesize", json={"text": "hi"}, headers=gw.auth())).status_code == 200

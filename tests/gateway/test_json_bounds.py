@@ -31,7 +31,9 @@ NESTED = {
     "balanced arrays": "[" * 1000 + "]" * 1000,
     "balanced objects": '{"a":' * 1000 + "1" + "}" * 1000,
     "deep inside a valid body": '{"text": "hi", "input": "hi", "name": "x", "voiceConfig": '
-    + "[" * 200 + "]" * 200 + "}",  # parses fine in Python, still far deeper than any request needs
+    + "[" * 200
+    + "]" * 200
+    + "}",  # parses fine in Python, still far deeper than any request needs
     "messages": '{"model": "gpt-4o-mini", "messages": [' + '{"content":' * 500 + '"x"' + "}" * 500 + "]}",
     "100 KB of brackets": "[{" * 50_000,
 }
@@ -66,8 +68,9 @@ def test_nesting_up_to_the_limit_parses(depth: int) -> None:
     assert loads(escaped) == json.loads(escaped)
 
 
-@pytest.mark.parametrize("text", ["[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "[" * 5000, '{"a":' * 40,
-                                  "[" * 200 + '"' + "]" * 200])
+@pytest.mark.parametrize(
+    "text", ["[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "[" * 5000, '{"a":' * 40, "[" * 200 + '"' + "]" * 200]
+)
 def test_deeper_than_the_limit_is_too_deep(text: str) -> None:
     with pytest.raises(TooDeep):
         loads(text)

@@ -128,7 +128,9 @@ async def test_transcription_json_any_vendor_may_serve(
     gw: GatewayHarness, sdk: openai.AsyncOpenAI, deepgram_fake: FakeServer
 ) -> None:
     wav = sine_wav(1.5)
-    raw = await sdk.audio.transcriptions.with_raw_response.create(model="whisper-1", file=("hello.wav", wav, "audio/wav"))
+    raw = await sdk.audio.transcriptions.with_raw_response.create(
+        model="whisper-1", file=("hello.wav", wav, "audio/wav")
+    )
     # Deepgram's nova-3 is the cheapest listed STT here, so the cost strategy picks it over OpenAI for "whisper-1".
     assert (raw.headers["x-provider"], raw.headers["x-attempts"]) == ("deepgram", "1")
     assert raw.parse().text == "Hello from the fake deepgram."
@@ -146,7 +148,10 @@ async def test_transcription_verbose_json_and_text_from_openai(
 ) -> None:
     wav = sine_wav(2.0)
     verbose = await sdk.audio.transcriptions.create(
-        model="whisper-1", file=("hello.wav", wav), response_format="verbose_json", timestamp_granularities=["word"],
+        model="whisper-1",
+        file=("hello.wav", wav),
+        response_format="verbose_json",
+        timestamp_granularities=["word"],
         extra_body={"provider": "openai"},  # the gateway's pin, sent as one more form field
     )
     assert verbose.text == openai_fake_app.DEFAULT_TRANSCRIPT
@@ -230,7 +235,10 @@ async def test_chat_stream_ends_with_a_usage_chunk_and_done(
 ) -> None:
     openai_fake.state.options["reply"] = words = "a fine day for a stream"
     stream = await sdk.chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model="gpt-4o-mini",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
     )
     chunks = [chunk async for chunk in stream]
     assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
@@ -320,7 +328,9 @@ async def test_bad_input_is_a_bad_request(sdk: openai.AsyncOpenAI, openai_fake: 
         await sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=7)  # type: ignore[arg-type]
     assert caught.value.param == "temperature" and caught.value.type == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as caught:
-        await sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}])  # type: ignore[arg-type,list-item]
+        await sdk.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}]
+        )  # type: ignore[arg-type,list-item]
     assert caught.value.param == "messages.[0].role"
     with pytest.raises(openai.BadRequestError):
         await sdk.chat.completions.create(model="gpt-4o-mini", messages=[])
@@ -362,10 +372,10 @@ def encoded_form(**files: tuple[str, bytes]) -> tuple[bytes, str]:
 
 @pytest.mark.parametrize("payload", [b"", b"\r", b"\r\n", b"--", bytes(range(256)) * 40 + b"\r\n--x\r"])
 def test_multipart_round_trips_binary_files(payload: bytes) -> None:
-    body, content_type = encoded_form(file=("a \"quoted\" name.wav", payload))
+    body, content_type = encoded_form(file=('a "quoted" name.wav', payload))
     form = parse_form(body, content_type)
     assert form["file"][0].data == payload
-    assert form["file"][0].filename == 'a %22quoted%22 name.wav'  # httpx percent-encodes the quote
+    assert form["file"][0].filename == "a %22quoted%22 name.wav"  # httpx percent-encodes the quote
     assert (form["model"][0].text(), form["language"][0].text()) == ("whisper-1", "en")
 
 
@@ -410,7 +420,9 @@ def test_sdk_streams_chat_incrementally_over_real_http(
         openai_fake.state.options.clear()
         openai_fake.state.fail(Fault("status", status=503))
         with client.chat.completions.with_streaming_response.create(
-            model="auto", messages=MESSAGES, stream=True  # type: ignore[arg-type]
+            model="auto",
+            messages=MESSAGES,
+            stream=True,  # type: ignore[arg-type]
         ) as response:
             assert (response.headers["x-provider"], response.headers["x-attempts"]) == ("anthropic", "2")
             text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)

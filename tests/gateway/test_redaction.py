@@ -28,7 +28,8 @@ def fragments(secret: str, public: str = "") -> set[str]:
     """Every 10-character piece of ``secret`` except those that are just a piece of ``public`` (the fakes' keys
     contain their vendor's name, which the response carries anyway)."""
     return {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)} - {
-        public[i : i + FRAGMENT] for i in range(len(public) - FRAGMENT + 1)}
+        public[i : i + FRAGMENT] for i in range(len(public) - FRAGMENT + 1)
+    }
 
 
 # -- the rules ---------------------------------------------------------------------------------------------------
@@ -56,7 +57,9 @@ def test_extra_secrets_are_hidden_but_base_urls_and_short_values_are_not() -> No
     creds = Credentials(api_key="AKIAFAKEACCESSKEY01", base_url="http://polly",
                         extra={"secret": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "region": "us-east-1",
                                "stt_base_url": "https://speech.googleapis.com"})  # fmt: skip
-    message = "sig by AKIAFAKEACCESSKEY01 with wJalrXUtnFEMI/K7MDENG/bPxRfiCY in us-east-1 via https://speech.googleapis.com"
+    message = (
+        "sig by AKIAFAKEACCESSKEY01 with wJalrXUtnFEMI/K7MDENG/bPxRfiCY in us-east-1 via https://speech.googleapis.com"
+    )
     out = redact(message, secrets_of(creds))
     assert out == f"sig by {MARK} with {MARK} in us-east-1 via https://speech.googleapis.com"
 
@@ -73,14 +76,27 @@ def _echo(vendor: str, key: str) -> Any:
     return {
         "deepgram": {"err_code": "INVALID_AUTH", "err_msg": f"Invalid credentials: {key}"},
         "elevenlabs": {"detail": {"status": "invalid_api_key", "message": f"Invalid API key: {key}"}},
-        "openai": {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error",
-                             "param": None, "code": None}},
+        "openai": {
+            "error": {
+                "message": f"Incorrect API key provided: {key}",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
         "google": {"error": {"code": 401, "message": f"API key not valid: {key}", "status": "UNAUTHENTICATED"}},
         "gemini": {"error": {"code": 401, "message": f"API key not valid: {key}", "status": "UNAUTHENTICATED"}},
-        "anthropic": {"type": "error", "error": {"type": "authentication_error", "message": f"invalid x-api-key {key}"},
-                      "request_id": "req_1"},
-        "workers_ai": {"result": None, "success": False, "errors": [{"code": 10000, "message": f"bad token {key}"}],
-                       "messages": []},
+        "anthropic": {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": f"invalid x-api-key {key}"},
+            "request_id": "req_1",
+        },
+        "workers_ai": {
+            "result": None,
+            "success": False,
+            "errors": [{"code": 10000, "message": f"bad token {key}"}],
+            "messages": [],
+        },
         "polly": {"type": "UnrecognizedClientException", "message": f"The security token {key} is invalid"},
     }[vendor]
 
@@ -91,24 +107,54 @@ Setup = tuple[Callable[[str], dict[str, str]], list[str], str, dict[str, Any]]
 SYNTH = ("/voice/synthesize", {"text": "hello there"})
 GENERATE = ("/llm/generate", {"prompt": "hello there"})
 VENDORS: dict[str, Setup] = {
-    "deepgram": (lambda url: {"DEEPGRAM_API_KEY": "test-deepgram-key", "DEEPGRAM_BASE_URL": url},
-                 ["test-deepgram-key"], *SYNTH),
-    "elevenlabs": (lambda url: {"ELEVENLABS_API_KEY": "test-elevenlabs-key", "ELEVENLABS_BASE_URL": url},
-                   ["test-elevenlabs-key"], *SYNTH),
-    "openai": (lambda url: {"OPENAI_API_KEY": "test-openai-key", "OPENAI_BASE_URL": f"{url}/v1"},
-               ["test-openai-key"], *SYNTH),
-    "google": (lambda url: {"GOOGLE_API_KEY": "test-google-key", "GOOGLE_TTS_BASE_URL": url},
-               ["test-google-key"], *SYNTH),
-    "polly": (lambda url: {"AWS_ACCESS_KEY_ID": "test-polly-key", "AWS_SECRET_ACCESS_KEY":
-                           "test-polly-secret", "POLLY_BASE_URL": url},
-              ["test-polly-key", "test-polly-secret"], *SYNTH),
-    "workers_ai": (lambda url: {"CLOUDFLARE_ACCOUNT_ID": "acct-test", "CLOUDFLARE_API_TOKEN":
-                                "test-workers_ai-key", "WORKERS_AI_BASE_URL": url},
-                   ["test-workers_ai-key"], *SYNTH),
-    "anthropic": (lambda url: {"ANTHROPIC_API_KEY": "test-anthropic-key", "ANTHROPIC_BASE_URL": url},
-                  ["test-anthropic-key"], *GENERATE),
-    "gemini": (lambda url: {"GEMINI_API_KEY": "test-gemini-key", "GEMINI_BASE_URL": url},
-               ["test-gemini-key"], *GENERATE),
+    "deepgram": (
+        lambda url: {"DEEPGRAM_API_KEY": "test-deepgram-key", "DEEPGRAM_BASE_URL": url},
+        ["test-deepgram-key"],
+        *SYNTH,
+    ),
+    "elevenlabs": (
+        lambda url: {"ELEVENLABS_API_KEY": "test-elevenlabs-key", "ELEVENLABS_BASE_URL": url},
+        ["test-elevenlabs-key"],
+        *SYNTH,
+    ),
+    "openai": (
+        lambda url: {"OPENAI_API_KEY": "test-openai-key", "OPENAI_BASE_URL": f"{url}/v1"},
+        ["test-openai-key"],
+        *SYNTH,
+    ),
+    "google": (
+        lambda url: {"GOOGLE_API_KEY": "test-google-key", "GOOGLE_TTS_BASE_URL": url},
+        ["test-google-key"],
+        *SYNTH,
+    ),
+    "polly": (
+        lambda url: {
+            "AWS_ACCESS_KEY_ID": "test-polly-key",
+            "AWS_SECRET_ACCESS_KEY": "test-polly-secret",
+            "POLLY_BASE_URL": url,
+        },
+        ["test-polly-key", "test-polly-secret"],
+        *SYNTH,
+    ),
+    "workers_ai": (
+        lambda url: {
+            "CLOUDFLARE_ACCOUNT_ID": "acct-test",
+            "CLOUDFLARE_API_TOKEN": "test-workers_ai-key",
+            "WORKERS_AI_BASE_URL": url,
+        },
+        ["test-workers_ai-key"],
+        *SYNTH,
+    ),
+    "anthropic": (
+        lambda url: {"ANTHROPIC_API_KEY": "test-anthropic-key", "ANTHROPIC_BASE_URL": url},
+        ["test-anthropic-key"],
+        *GENERATE,
+    ),
+    "gemini": (
+        lambda url: {"GEMINI_API_KEY": "test-gemini-key", "GEMINI_BASE_URL": url},
+        ["test-gemini-key"],
+        *GENERATE,
+    ),
 }
 
 
@@ -176,6 +222,7 @@ async def test_an_adapter_bug_quoting_the_key_is_logged_scrubbed(caplog: pytest.
     caplog.set_level(logging.DEBUG)
     secret = "sk-in-a-url-0123456789abcdef"
     async for gw in make_gateway({}):
+
         async def attempt(candidate: Any, call: Any) -> None:
             raise RuntimeError(f"could not send GET https://vendor.test/v1/speak?key={secret}")
 

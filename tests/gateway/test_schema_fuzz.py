@@ -57,7 +57,8 @@ def with_bodies(spec: dict[str, Any]) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(schema.pop("$defs", {}))
         spec["paths"][path][method]["requestBody"] = {
-            "required": True, "content": {"application/json": {"schema": schema}},
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
         }
     return spec
 
@@ -99,11 +100,13 @@ def fuzz(server: GatewayServer, operation: Any, mode: GenerationMode, statuses: 
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         where = f"{operation.method.upper()} {case.formatted_path} → {response.status_code}"
         assert response.status_code < 500 or response.status_code in SERVER_ERRORS_ALLOWED, (
-            f"{where}: {response.text[:300]}")
+            f"{where}: {response.text[:300]}"
+        )
         if response.status_code >= 400:
             error = json.loads(response.text)["error"]
             assert isinstance(error, dict) and error.get("message") and error.get("type"), (
-                f"{where}: {response.text[:300]}")
+                f"{where}: {response.text[:300]}"
+            )
 
     try:
         run()

@@ -25,14 +25,18 @@ FRAGMENT = 10  # any 10 consecutive characters of a secret count as a leak
 
 @pytest.fixture
 async def leaky(openai_fake: FakeServer, deepgram_fake: FakeServer) -> AsyncIterator[GatewayHarness]:
-    env = {"OPENAI_API_KEY": ENV_OPENAI, "OPENAI_BASE_URL": f"{openai_fake.url}/v1",
-           "DEEPGRAM_API_KEY": ENV_DEEPGRAM, "DEEPGRAM_BASE_URL": deepgram_fake.url}
+    env = {
+        "OPENAI_API_KEY": ENV_OPENAI,
+        "OPENAI_BASE_URL": f"{openai_fake.url}/v1",
+        "DEEPGRAM_API_KEY": ENV_DEEPGRAM,
+        "DEEPGRAM_BASE_URL": deepgram_fake.url,
+    }
     async for harness in make_gateway(env):
         yield harness
 
 
 def fragments(secret: str) -> set[str]:
-    return {secret[i:i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)} if len(secret) > FRAGMENT else {secret}
+    return {secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1)} if len(secret) > FRAGMENT else {secret}
 
 
 async def test_no_secret_in_any_response_or_log(
@@ -57,28 +61,45 @@ async def test_no_secret_in_any_response_or_log(
         return await gw.client.request(method, path, **kwargs)
 
     # Keys: the platform's Deepgram key (KV), the workspace's own OpenAI key (BYOK), a second key.
-    r = await call("PUT", "/admin/platform/providers/deepgram", json={"enabled": True, "apiKey": PLATFORM_DEEPGRAM},
-                   headers=admin)
+    r = await call(
+        "PUT", "/admin/platform/providers/deepgram", json={"enabled": True, "apiKey": PLATFORM_DEEPGRAM}, headers=admin
+    )
     assert r.status_code == 200
-    r = await call("PUT", f"/admin/workspaces/{gw.workspace_id}/providers/openai",
-                   json={"enabled": True, "apiKey": BYOK_OPENAI}, headers=admin)
+    r = await call(
+        "PUT",
+        f"/admin/workspaces/{gw.workspace_id}/providers/openai",
+        json={"enabled": True, "apiKey": BYOK_OPENAI},
+        headers=admin,
+    )
     assert r.status_code == 200
     r = await call("POST", f"/admin/workspaces/{gw.workspace_id}/keys", headers=admin)
     second_key = r.json()["key"]
     shown_once.add(seen[-1][0])
 
     # Spend with them: BYOK (OpenAI), platform key (Deepgram), streaming, LLM, OpenAI-compatible routes.
-    assert (await call("POST", "/voice/synthesize", json={"text": "hello", "provider": "openai"},
-                       headers=gw.auth())).status_code == 200
-    assert (await call("POST", "/voice/synthesize", json={"text": "hello", "provider": "deepgram"},
-                       headers=gw.auth(second_key))).status_code == 200
-    r = await call("POST", "/voice/transcribe?provider=deepgram", content=sine_wav(1.0),
-                   headers={**gw.auth(), "Content-Type": "audio/wav"})
+    assert (
+        await call("POST", "/voice/synthesize", json={"text": "hello", "provider": "openai"}, headers=gw.auth())
+    ).status_code == 200
+    assert (
+        await call(
+            "POST", "/voice/synthesize", json={"text": "hello", "provider": "deepgram"}, headers=gw.auth(second_key)
+        )
+    ).status_code == 200
+    r = await call(
+        "POST",
+        "/voice/transcribe?provider=deepgram",
+        content=sine_wav(1.0),
+        headers={**gw.auth(), "Content-Type": "audio/wav"},
+    )
     assert r.status_code == 200
     assert (await call("POST", "/voice/stream", json={"text": "One. Two."}, headers=gw.auth())).status_code == 200
     await call("POST", "/llm/generate", json={"prompt": "hi"}, headers=gw.auth())
-    await call("POST", "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user",
-               "content": "hi"}]}, headers=gw.auth())
+    await call(
+        "POST",
+        "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers=gw.auth(),
+    )
 
     # Failures that carry vendor messages: a workspace on the environment's OpenAI key, which the fake rejects
     # (its 401 body quotes the key, masked like OpenAI's), and a workspace whose BYOK is wrong.
@@ -88,25 +109,39 @@ async def test_no_secret_in_any_response_or_log(
     shown_once.add(seen[-1][0])
     r = await call("POST", "/voice/synthesize", json={"text": "hello", "provider": "openai"}, headers=gw.auth(env_key))
     assert r.status_code >= 500 and "attempts" in r.json()["error"]
-    r = await call("PUT", f"/admin/workspaces/{env_ws}/providers/openai",
-                   json={"enabled": True, "apiKey": BYOK_OPENAI + "-wrong"}, headers=admin)
+    r = await call(
+        "PUT",
+        f"/admin/workspaces/{env_ws}/providers/openai",
+        json={"enabled": True, "apiKey": BYOK_OPENAI + "-wrong"},
+        headers=admin,
+    )
     r = await call("POST", "/voice/synthesize", json={"text": "hello", "provider": "openai"}, headers=gw.auth(env_key))
     assert r.status_code >= 500
 
     # Auth failures, reads, reports, health.
     await call("GET", "/admin/workspaces", headers={"Authorization": f"Bearer {ADMIN_TOKEN}x"})
     await call("GET", "/usage", headers={"Authorization": f"Bearer {gw.key}x"})
-    for path in ("/admin/workspaces", f"/admin/workspaces/{gw.workspace_id}", f"/admin/workspaces/{env_ws}",
-                 f"/admin/usage?workspaceId={gw.workspace_id}", "/admin/failovers", "/health/detailed",
-                 "/voice/providers/health", "/health"):
+    for path in (
+        "/admin/workspaces",
+        f"/admin/workspaces/{gw.workspace_id}",
+        f"/admin/workspaces/{env_ws}",
+        f"/admin/usage?workspaceId={gw.workspace_id}",
+        "/admin/failovers",
+        "/health/detailed",
+        "/voice/providers/health",
+        "/health",
+    ):
         await call("GET", path, headers=admin)
     await call("GET", "/usage", headers=gw.auth())
     await call("GET", "/v1/models", headers=gw.auth())
     await gw.settle()
 
     secrets_ = {
-        "OPENAI env key": ENV_OPENAI, "Deepgram env key": ENV_DEEPGRAM, "OpenAI BYOK": BYOK_OPENAI,
-        "Deepgram platform key": PLATFORM_DEEPGRAM, "admin token": ADMIN_TOKEN,
+        "OPENAI env key": ENV_OPENAI,
+        "Deepgram env key": ENV_DEEPGRAM,
+        "OpenAI BYOK": BYOK_OPENAI,
+        "Deepgram platform key": PLATFORM_DEEPGRAM,
+        "admin token": ADMIN_TOKEN,
         "KEY_ENCRYPTION_KEY": gw.gateway.settings.key_encryption_key,
     }
     api_keys = {"workspace key": gw.key, "second key": second_key, "env workspace key": env_key}

@@ -109,7 +109,9 @@ async def get_workspace(workspace_id: str, found: Caller = Depends(admin_caller)
 
 
 @router.patch("/admin/workspaces/{workspace_id}")
-async def update_workspace(workspace_id: str, request: Request, found: Caller = Depends(admin_caller)) -> dict[str, Any]:
+async def update_workspace(
+    workspace_id: str, request: Request, found: Caller = Depends(admin_caller)
+) -> dict[str, Any]:
     body = await json_body(request, UpdateWorkspace)
     changes: dict[str, Any] = {}
     if body.name is not None:
@@ -154,12 +156,23 @@ async def put_workspace_provider(
     body = await json_body(request, WorkspaceProvider)
     sealed = await _seal(found, body.apiKey) if body.apiKey else None
     await found.gateway.provider_configs.put_workspace(
-        workspace_id, provider, body.enabled, sealed, keep_key=body.apiKey is None and "apiKey" not in
-        body.model_fields_set, use_platform_key=body.usePlatformKey, config=body.config,
+        workspace_id,
+        provider,
+        body.enabled,
+        sealed,
+        keep_key=body.apiKey is None and "apiKey" not in body.model_fields_set,
+        use_platform_key=body.usePlatformKey,
+        config=body.config,
     )
     found.gateway.forget_workspace(workspace_id)
-    return {"workspaceId": workspace_id, "provider": provider, "enabled": body.enabled,
-            "usePlatformKey": body.usePlatformKey, "apiKeyUpdated": sealed is not None, "config": body.config}
+    return {
+        "workspaceId": workspace_id,
+        "provider": provider,
+        "enabled": body.enabled,
+        "usePlatformKey": body.usePlatformKey,
+        "apiKeyUpdated": sealed is not None,
+        "config": body.config,
+    }
 
 
 @router.put("/admin/workspaces/{workspace_id}/strategy")
@@ -173,7 +186,9 @@ async def put_strategy(workspace_id: str, request: Request, found: Caller = Depe
 
 
 @router.put("/admin/platform/providers/{provider}")
-async def put_platform_provider(provider: str, request: Request, found: Caller = Depends(admin_caller)) -> dict[str, Any]:
+async def put_platform_provider(
+    provider: str, request: Request, found: Caller = Depends(admin_caller)
+) -> dict[str, Any]:
     require_known_provider(provider)
     body = await json_body(request, PlatformProvider)
     if body.apiKey:
@@ -223,9 +238,7 @@ async def own_usage(
 
 
 @router.get("/admin/failovers")
-async def failovers(
-    workspaceId: str | None = None, limit: int = 50, found: Caller = Depends(caller)
-) -> JSONResponse:
+async def failovers(workspaceId: str | None = None, limit: int = 50, found: Caller = Depends(caller)) -> JSONResponse:
     if not found.principal.is_admin:
         raise Forbidden("this endpoint needs the admin token")
     if not 1 <= limit <= 1000:
@@ -233,7 +246,6 @@ async def failovers(
     await found.gateway.recorder.flush()
     rows = await list_failovers(found.gateway.runtime.db, workspaceId, limit)
     return JSONResponse({"failovers": rows})
-
 
 
 class PlatformSettings(BaseModel):
@@ -247,8 +259,12 @@ class PlatformSettings(BaseModel):
 async def put_platform_settings(request: Request, found: Caller = Depends(admin_caller)) -> dict[str, Any]:
     body = await json_body(request, PlatformSettings)
     values = {
-        "pricing_markup_percentage": None if body.pricingMarkupPercentage is None else str(body.pricingMarkupPercentage),
-        "builtin_fallback_enabled": None if body.builtinFallbackEnabled is None else str(body.builtinFallbackEnabled).lower(),
+        "pricing_markup_percentage": None
+        if body.pricingMarkupPercentage is None
+        else str(body.pricingMarkupPercentage),
+        "builtin_fallback_enabled": None
+        if body.builtinFallbackEnabled is None
+        else str(body.builtinFallbackEnabled).lower(),
     }
     await found.gateway.provider_configs.put_settings({k: v for k, v in values.items() if v is not None})
     found.gateway.directory.invalidate()

@@ -160,7 +160,9 @@ async def list_calls(
     request: Request,
     found: Caller = Depends(workspace_caller),
     limit: int = Query(default=50, ge=1, le=200),
-    before: int | None = Query(default=None, ge=0, le=MAX_BOUND_INTEGER, description="createdAt cursor: calls created before this"),
+    before: int | None = Query(
+        default=None, ge=0, le=MAX_BOUND_INTEGER, description="createdAt cursor: calls created before this"
+    ),
 ) -> dict[str, Any]:
     filters = {column: request.query_params[name] for name, column in FILTERS.items() if request.query_params.get(name)}
     rows = await call_service(found.gateway).calls.list(found.workspace_id, filters, before, limit)

@@ -138,7 +138,9 @@ async def llm_candidates(found: Caller, request: CompletionRequest, pinned: str 
     )
 
 
-async def complete(found: Caller, request: CompletionRequest, pinned: str | None) -> tuple[Candidate, CompletionResult, Charge, int]:
+async def complete(
+    found: Caller, request: CompletionRequest, pinned: str | None
+) -> tuple[Candidate, CompletionResult, Charge, int]:
     """One non-streamed completion with failover, billed. Returns (winner, result, charge, attempts)."""
     candidates = await llm_candidates(found, request, pinned)
 
@@ -152,12 +154,18 @@ async def complete(found: Caller, request: CompletionRequest, pinned: str | None
 
 
 async def bill_completion(
-    found: Caller, provider: Provider, reported_model: str | None, requested: str | None, input_tokens: int,
+    found: Caller,
+    provider: Provider,
+    reported_model: str | None,
+    requested: str | None,
+    input_tokens: int,
     output_tokens: int,
 ) -> Charge:
     gateway = found.gateway
     priced = pricing_model(provider, reported_model, requested)
-    charge = Charge(provider.completion_cost(priced, input_tokens, output_tokens), await gateway.markup_for(found.workspace))
+    charge = Charge(
+        provider.completion_cost(priced, input_tokens, output_tokens), await gateway.markup_for(found.workspace)
+    )
     return found.record(UsageEvent(
         charge, provider=provider.id, resource="llm", model=reported_model or priced,
         unit_prices=provider.prices.for_model(priced), input_tokens=input_tokens, output_tokens=output_tokens,
@@ -209,12 +217,19 @@ class CompletionStream:
             except StopAsyncIteration:
                 return
             except ProviderError as exc:  # the runner's bookkeeping, which also scrubs credentials from the message
-                self.found.gateway.failover.stream_failed(self.candidate, exc, request_id=self.found.request_id,
-                                                          workspace_id=self.found.workspace_id, following=None)
+                self.found.gateway.failover.stream_failed(
+                    self.candidate,
+                    exc,
+                    request_id=self.found.request_id,
+                    workspace_id=self.found.workspace_id,
+                    following=None,
+                )
                 raise
             except Exception as exc:  # an adapter bug mid-stream: end the stream cleanly, like a vendor failure
                 log.exception("adapter %s failed mid-stream", self.candidate.id)
-                raise ProviderError(self.candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}") from exc
+                raise ProviderError(
+                    self.candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}"
+                ) from exc
 
     async def bill(self) -> Charge:
         if self.charge is None:
@@ -322,7 +337,9 @@ async def generate(request: Request) -> Any:
     completion = body.completion_request()
     if body.stream:
         stream = await open_stream(found, completion, body.provider)
-        return StreamingResponse(_generate_events(stream), media_type="text/event-stream", headers=stream_headers(stream))
+        return StreamingResponse(
+            _generate_events(stream), media_type="text/event-stream", headers=stream_headers(stream)
+        )
     winner, result, charge, attempts = await complete(found, completion, body.provider)
     usage = {"prompt_tokens": result.input_tokens, "completion_tokens": result.output_tokens,
              "total_tokens": result.input_tokens + result.output_tokens}  # fmt: skip

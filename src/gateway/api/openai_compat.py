@@ -142,7 +142,9 @@ def invalid(message: str, param: str | None = None) -> InvalidRequest:
 
 
 # -- POST /v1/audio/speech -----------------------------------------------------------------------------------------
-SPEECH_FORMATS = frozenset({"mp3", "opus", "wav", "pcm", "flac"})  # flac: the vendors that make it (the built-in engine)
+SPEECH_FORMATS = frozenset(
+    {"mp3", "opus", "wav", "pcm", "flac"}
+)  # flac: the vendors that make it (the built-in engine)
 OPENAI_ONLY_FORMATS = frozenset({"aac"})  # valid at OpenAI, not produced by this gateway
 OPENAI_PCM_SAMPLE_RATE = 24000  # OpenAI defines response_format=pcm as 24 kHz 16-bit mono: keep that promise
 MAX_SPEECH_INPUT = 4096
@@ -485,10 +487,7 @@ async def model(model_id: str, found: Caller = Depends(workspace_caller)) -> dic
                    extra={"code": "model_not_found"})  # fmt: skip
 
 
-@router.api_route(
-    "/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-)
+@router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def unknown(request: Request, path: str) -> Response:
     """OpenAI answers an unknown path (or a wrong method) with an OpenAI-shaped 404; so do we."""
     raise NotFound(f"Invalid URL ({request.method} {request.url.path})", extra={"code": "unknown_url"})
-

@@ -113,9 +113,7 @@ async def _refuse(client: StarletteClient, error: GatewayError, request_id: str)
     await client.close(4000 + error.status, error.message)
 
 
-async def _session(
-    websocket: WebSocket, start: Callable[[Caller, StarletteClient], Awaitable[None]]
-) -> None:
+async def _session(websocket: WebSocket, start: Callable[[Caller, StarletteClient], Awaitable[None]]) -> None:
     """Accept, authenticate, then run ``start``; every gateway error becomes an error event and a 4xxx close."""
     token, subprotocol = credentials_of(websocket)
     await websocket.accept(subprotocol=subprotocol)
@@ -152,8 +150,14 @@ def _leg_opener(gateway: Gateway, options: Any) -> Callable[[Leg[Any]], Awaitabl
     return open_leg
 
 
-async def _end(client: StarletteClient, found: Caller, failed: bool, charges: list[Charge], summary: dict[str, Any],
-               last_error: ProviderError | None = None) -> None:
+async def _end(
+    client: StarletteClient,
+    found: Caller,
+    failed: bool,
+    charges: list[Charge],
+    summary: dict[str, Any],
+    last_error: ProviderError | None = None,
+) -> None:
     """The session's last words: an error if every vendor failed, then ``session_end`` with the cost, then close.
     When the last vendor tried was only busy (at its session limit, or 429), the close is 1013 "try again later"."""
     busy = last_error is not None and last_error.error_class is ErrorClass.RATE_LIMITED
@@ -170,8 +174,12 @@ async def _end(client: StarletteClient, found: Caller, failed: bool, charges: li
 
 
 def _call(gateway: Gateway, credentials: Any) -> Call:
-    return Call(http=gateway.runtime.http, credentials=credentials, timeout=gateway.settings.attempt_timeout,
-                bindings=gateway.runtime.extras)
+    return Call(
+        http=gateway.runtime.http,
+        credentials=credentials,
+        timeout=gateway.settings.attempt_timeout,
+        bindings=gateway.runtime.extras,
+    )
 
 
 # -- /voice/realtime ----------------------------------------------------------------------------------------------
@@ -186,8 +194,9 @@ def listen_options(websocket: WebSocket) -> tuple[ListenOptions, str | None]:
     language = query.get("language") or None
     if language is not None and len(language) > 35:
         raise InvalidRequest("language is too long")
-    options = ListenOptions(model=model, sample_rate=_query_int(websocket, "sample_rate", 16000, SAMPLE_RATES),
-                            language=language)
+    options = ListenOptions(
+        model=model, sample_rate=_query_int(websocket, "sample_rate", 16000, SAMPLE_RATES), language=language
+    )
     return options, query.get("provider") or None
 
 
@@ -201,7 +210,9 @@ async def listen_legs(found: Caller, options: ListenOptions, pinned: str | None)
         estimate=lambda c: listen_routes(c.id)[0].cost(60), asked="realtime transcription (/voice/realtime)",
     )  # fmt: skip
     order = (options.model, *(m for m in listen_models() if m != options.model))
-    legs = [Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model]
+    legs = [
+        Leg(c, route) for model in order for c in candidates for route in listen_routes(c.id) if route.model == model
+    ]
     # A vendor's own engine (a model no other vendor serves, like the built-in recognizer) is the last resort.
     return legs + [Leg(c, route) for c in candidates for route in listen_routes(c.id) if route.model not in order]
 
@@ -227,8 +238,13 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
         charge = Charge(route.cost(seconds), markup)
         charges.append(charge)
         found.record_usage(
-            charge, provider=route.provider_id, resource="stt", model=route.vendor_model,
-            unit_prices=route.unit_prices(), segment=segment.index, audio_seconds=seconds,
+            charge,
+            provider=route.provider_id,
+            resource="stt",
+            model=route.vendor_model,
+            unit_prices=route.unit_prices(),
+            segment=segment.index,
+            audio_seconds=seconds,
         )
 
     hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done)
@@ -260,8 +276,7 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
     query = client.websocket.query_params
     rate = _query_int(client.websocket, "sample_rate", 24000, SAMPLE_RATES)
     options = SpeakOptions(voice=query.get("voice") or None, sample_rate=rate)
-    legs = [leg for leg in await speak_legs(found, query.get("provider") or None)
-            if leg.route.serves_rate(rate)]
+    legs = [leg for leg in await speak_legs(found, query.get("provider") or None) if leg.route.serves_rate(rate)]
     if not legs:
         raise InvalidRequest(f"no configured streaming voice produces {rate} Hz; try sample_rate=24000")
     await _admit(found, client.websocket, legs[0].route.cost(1000))
@@ -276,8 +291,13 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
         charge = Charge(route.cost(characters, model), markup)
         charges.append(charge)
         found.record_usage(
-            charge, provider=route.provider_id, resource="tts", model=model,
-            unit_prices=route.unit_prices(model), segment=index, characters=characters,
+            charge,
+            provider=route.provider_id,
+            resource="tts",
+            model=model,
+            unit_prices=route.unit_prices(model),
+            segment=index,
+            characters=characters,
         )
 
     cache = SegmentCache(

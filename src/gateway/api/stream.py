@@ -89,7 +89,9 @@ async def stream(request: Request) -> StreamingResponse:
                      model=billing_model(run.candidate.provider, tts), characters=run.characters)  # fmt: skip
 
     return StreamingResponse(
-        tee_to_cache(relay.body(), keep, lambda: spoken_whole_by_one_vendor(relay)) if lookup.may_store else relay.body(),
+        tee_to_cache(relay.body(), keep, lambda: spoken_whole_by_one_vendor(relay))
+        if lookup.may_store
+        else relay.body(),
         media_type=media_type,
         headers={
             "X-Provider": relay.provider_id,

@@ -89,9 +89,7 @@ async def tts_candidates(found: Caller, request: SynthesisRequest, pinned: str |
     )
 
 
-async def bill_synthesis(
-    found: Caller, candidate: Candidate, result: SynthesisResult, *, segment: int = 0
-) -> Charge:
+async def bill_synthesis(found: Caller, candidate: Candidate, result: SynthesisResult, *, segment: int = 0) -> Charge:
     gateway = found.gateway
     provider = candidate.provider
     charge = Charge(provider.synthesis_cost(result), await gateway.markup_for(found.workspace))
@@ -223,8 +221,12 @@ async def providers_health(found: Caller = Depends(caller)) -> dict[str, Any]:
         capabilities = sorted(c.value for c in provider.capabilities)
         if provider_id not in configured:
             out[provider_id] = {
-                "status": "unconfigured", "errorRate": 0.0, "latencyMs": None, "lastCheck": None,
-                "circuit": "closed", "capabilities": capabilities,
+                "status": "unconfigured",
+                "errorRate": 0.0,
+                "latencyMs": None,
+                "lastCheck": None,
+                "circuit": "closed",
+                "capabilities": capabilities,
             }
             continue
         entry = entry or {}
@@ -241,4 +243,3 @@ async def providers_health(found: Caller = Depends(caller)) -> dict[str, Any]:
             **({"error": entry["error"]} if entry.get("error") else {}),
         }
     return out
-

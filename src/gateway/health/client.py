@@ -72,8 +72,10 @@ class HealthClient:
             if ok and latency_ms is not None:
                 key = (provider, kind)
                 previous = self._local_latency.get(key)
-                self._local_latency[key] = latency_ms if previous is None else (
-                    (1 - LOCAL_LATENCY_ALPHA) * previous + LOCAL_LATENCY_ALPHA * latency_ms
+                self._local_latency[key] = (
+                    latency_ms
+                    if previous is None
+                    else ((1 - LOCAL_LATENCY_ALPHA) * previous + LOCAL_LATENCY_ALPHA * latency_ms)
                 )
         self._pending.append(observation)
         if len(self._pending) >= self.report_batch:

@@ -82,7 +82,9 @@ class VendorHealth:
     @property
     def status(self) -> str:
         last_failed = self.consecutive_failures > 0
-        if self.consecutive_failures >= DOWN_CONSECUTIVE_FAILURES or (last_failed and self.error_rate >= DOWN_ERROR_RATE):
+        if self.consecutive_failures >= DOWN_CONSECUTIVE_FAILURES or (
+            last_failed and self.error_rate >= DOWN_ERROR_RATE
+        ):
             return "down"
         if self.error_rate >= DEGRADED_ERROR_RATE or last_failed:
             return "degraded"

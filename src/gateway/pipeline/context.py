@@ -4,7 +4,7 @@ over the candidates, reserve budget, record a usage event. Plain values only (th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -38,7 +38,7 @@ class RequestContext:
         assert self.workspace is not None
         return self.workspace.id
 
-    def traced(self, scope: dict[str, Any]) -> RequestContext:
+    def traced(self, scope: MutableMapping[str, Any]) -> RequestContext:
         """Attach this request's log trace and note who called."""
         self.trace = trace_of(scope)
         self.trace.workspace_id = self.workspace.id if self.workspace is not None else None
@@ -63,7 +63,7 @@ class RequestContext:
                 return await attempt(candidate, call)
 
         else:
-            within_budget = attempt
+            within_budget = attempt  # type: ignore[assignment]  # same call shape; only the awaitable type differs
         outcome = await self.gateway.failover.run(
             candidates, within_budget, policy=policy or self.gateway.policy(), request_id=self.request_id,
             workspace_id=self.workspace_id,

@@ -3,6 +3,7 @@ authenticate the caller, and admit a spending request against its workspace's li
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from gateway.auth import bearer_token
@@ -13,7 +14,7 @@ from gateway.pipeline.context import RequestContext
 from gateway.services import Gateway
 
 
-async def authenticate(gateway: Gateway, authorization: str | None, scope: dict[str, Any]) -> RequestContext:
+async def authenticate(gateway: Gateway, authorization: str | None, scope: MutableMapping[str, Any]) -> RequestContext:
     """A workspace key (or the admin token); a key of a workspace that is not active is refused."""
     principal = await gateway.auth.authenticate(bearer_token(authorization))
     workspace = None
@@ -24,7 +25,7 @@ async def authenticate(gateway: Gateway, authorization: str | None, scope: dict[
     return RequestContext(gateway, principal, request_id_of(scope), workspace).traced(scope)
 
 
-async def admit_spending(context: RequestContext, scope: dict[str, Any], method: str) -> RequestContext:
+async def admit_spending(context: RequestContext, scope: MutableMapping[str, Any], method: str) -> RequestContext:
     """Routes that spend: only a workspace key, and the workspace's limits admit the request (rates per workspace
     and per key, stream slots, budget and audio quota; 429 otherwise). The admission is released when the response
     has ended, streamed bodies included. Reads (``GET``) are authenticated but not admitted."""

@@ -104,7 +104,9 @@ class CircuitBreaker:
         if state == OPEN:
             return Admission.DENIED
         now = self.clock.monotonic()
-        trial_running = self._trial_started is not None and now - self._trial_started < self.policy.trial_timeout_seconds
+        trial_running = (
+            self._trial_started is not None and now - self._trial_started < self.policy.trial_timeout_seconds
+        )
         if trial_running:
             return Admission.DENIED
         self._state = HALF_OPEN

@@ -101,9 +101,7 @@ class ProviderDirectory:
         return list((await self._all(workspace_id)).all)
 
     async def _all(self, workspace_id: str) -> _Resolved:
-        return await self._cache.get_or_load(
-            workspace_id, lambda: self._resolve_all(workspace_id)
-        )
+        return await self._cache.get_or_load(workspace_id, lambda: self._resolve_all(workspace_id))
 
     async def _resolve_all(self, workspace_id: str) -> _Resolved:
         return _Resolved(await self._resolve(workspace_id))

@@ -195,8 +195,11 @@ class FailoverRunner:
             raise
         except Exception as exc:  # an adapter bug must not become a bare 500: treat it as a vendor failure
             # The traceback may quote what the adapter was sending (a URL with ?key=): scrubbed like the messages.
-            log.error("adapter %s raised unexpectedly:\n%s", candidate.id,
-                      redact(traceback.format_exc(), secrets_of(candidate.credentials)))
+            log.error(
+                "adapter %s raised unexpectedly:\n%s",
+                candidate.id,
+                redact(traceback.format_exc(), secrets_of(candidate.credentials)),
+            )
             error = ProviderError(candidate.id, ErrorClass.SERVER, f"adapter error: {type(exc).__name__}")
         else:
             self._record_success(candidate, (self.clock.monotonic() - attempt_started) * 1000, admission)
@@ -277,5 +280,7 @@ class FailoverRunner:
             return UpstreamTimeout("every vendor timed out", attempts=attempts)
         if classes == {ErrorClass.RATE_LIMITED}:
             waits = [e.retry_after for e in errors if e.retry_after is not None]
-            return UpstreamError("every vendor is rate limiting", attempts=attempts, retry_after=min(waits) if waits else None)
+            return UpstreamError(
+                "every vendor is rate limiting", attempts=attempts, retry_after=min(waits) if waits else None
+            )
         return UpstreamError("every vendor failed", attempts=attempts)

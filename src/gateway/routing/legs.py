@@ -82,7 +82,9 @@ class LegPlan(Generic[L]):
                 if wait > self.max_wait:
                     del self._untried[spare.position]
                     message = f"rate limited; cooling for {wait:.1f}s more"
-                    self.errors.append(ProviderError(leg.provider_id, ErrorClass.RATE_LIMITED, message, retry_after=wait))
+                    self.errors.append(
+                        ProviderError(leg.provider_id, ErrorClass.RATE_LIMITED, message, retry_after=wait)
+                    )
                     continue
                 if wait > 0:
                     await self._sleep(wait)

@@ -55,7 +55,9 @@ async def select_candidates(
     if pinned is not None:
         candidates = [c for c in candidates if c.id == pinned]
         if not candidates:
-            raise NoProvidersAvailable(f"provider {pinned!r} is not configured for {capability.value} in this workspace")
+            raise NoProvidersAvailable(
+                f"provider {pinned!r} is not configured for {capability.value} in this workspace"
+            )
     able = [c for c in candidates if can_serve(c)]
     if not able:
         raise NoProvidersAvailable(unservable(capability, asked, candidates, can_serve))

@@ -54,7 +54,12 @@ class ProviderConfigStore:
         }
 
     async def put_platform(
-        self, provider: str, enabled: bool, priority: int | None, encrypted_api_key: str | None, keep_key: bool,
+        self,
+        provider: str,
+        enabled: bool,
+        priority: int | None,
+        encrypted_api_key: str | None,
+        keep_key: bool,
         config: dict[str, Any],
     ) -> None:
         await self.db.run(
@@ -74,8 +79,14 @@ class ProviderConfigStore:
         )
 
     async def put_workspace(
-        self, workspace_id: str, provider: str, enabled: bool, encrypted_api_key: str | None, keep_key: bool,
-        use_platform_key: bool, config: dict[str, Any],
+        self,
+        workspace_id: str,
+        provider: str,
+        enabled: bool,
+        encrypted_api_key: str | None,
+        keep_key: bool,
+        use_platform_key: bool,
+        config: dict[str, Any],
     ) -> None:
         await self.db.run(
             "INSERT INTO workspace_provider_configs (workspace_id, provider, enabled, encrypted_api_key,"

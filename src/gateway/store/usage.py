@@ -139,8 +139,12 @@ class UsageStore:
         start, end = period_bounds(period)
         where = "FROM usage_records WHERE workspace_id = ? AND billing_period = ?"
         totals = await self.db.first(f"SELECT {_AGGREGATES} {where}", workspace_id, period)
-        by_provider = await self.db.all(f"SELECT provider, {_AGGREGATES} {where} GROUP BY provider", workspace_id, period)
-        by_resource = await self.db.all(f"SELECT resource, {_AGGREGATES} {where} GROUP BY resource", workspace_id, period)
+        by_provider = await self.db.all(
+            f"SELECT provider, {_AGGREGATES} {where} GROUP BY provider", workspace_id, period
+        )
+        by_resource = await self.db.all(
+            f"SELECT resource, {_AGGREGATES} {where} GROUP BY resource", workspace_id, period
+        )
         total = _bucket(totals or {"requests": 0, "provider_micros": 0, "final_micros": 0})
         return {
             "workspaceId": workspace_id,

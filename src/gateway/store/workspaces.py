@@ -139,9 +139,7 @@ class WorkspaceStore:
         )
         if row is None:
             return None
-        await self.db.run(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", self._now(), key_id
-        )
+        await self.db.run("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", self._now(), key_id)
         return str(row["key_hash"])
 
     async def list_keys(self, workspace_id: str) -> list[dict[str, Any]]:
@@ -150,7 +148,12 @@ class WorkspaceStore:
             workspace_id,
         )
         return [
-            {"id": r["id"], "name": r["name"], "prefix": r["prefix"], "createdAt": r["created_at"],
-             "revokedAt": r["revoked_at"]}
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "prefix": r["prefix"],
+                "createdAt": r["created_at"],
+                "revokedAt": r["revoked_at"],
+            }
             for r in rows
         ]

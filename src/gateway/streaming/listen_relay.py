@@ -181,8 +181,9 @@ class ListenRelay:
         now = self.clock.monotonic()
         if self._awaiting_since is not None and now - self._awaiting_since > self.config.realtime_stall:
             leg = self.segment.leg
-            await self._fail(ProviderError(leg.provider_id, ErrorClass.TIMEOUT,
-                                           f"no data for {self.config.realtime_stall:g}s"))
+            await self._fail(
+                ProviderError(leg.provider_id, ErrorClass.TIMEOUT, f"no data for {self.config.realtime_stall:g}s")
+            )
         elif self._closing_since is not None:
             if now - self._closing_since > self.config.close_timeout:
                 self._done = True
@@ -214,8 +215,15 @@ class ListenRelay:
         elif kind == "KeepAlive":
             pass  # the relay keeps the vendor alive itself
         else:
-            await self.client.send_json({"type": "error", "error": {
-                "type": "invalid_request", "message": 'send binary audio frames, or {"type": "CloseStream"}'}})
+            await self.client.send_json(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request",
+                        "message": 'send binary audio frames, or {"type": "CloseStream"}',
+                    },
+                }
+            )
 
     async def _send(self, data: str | bytes) -> None:
         upstream = self._upstream
@@ -304,8 +312,14 @@ class ListenRelay:
         turn = Turn(turn.event, turn.transcript, self._turns_done, turn.start, turn.end, turn.end_of_turn_confidence)
         if turn.event == "EndOfTurn":
             if self._turn_words and len(" ".join(self._turn_words)) > len(turn.transcript):
-                turn = Turn(turn.event, " ".join(self._turn_words), turn.turn_index, turn.start, turn.end,
-                            turn.end_of_turn_confidence)
+                turn = Turn(
+                    turn.event,
+                    " ".join(self._turn_words),
+                    turn.turn_index,
+                    turn.start,
+                    turn.end,
+                    turn.end_of_turn_confidence,
+                )
             self._turns_done += 1
             self._turn_open = False
             self._turn_words = []
@@ -348,9 +362,15 @@ class ListenRelay:
             if previous is not None:
                 self._switched = True
                 replayed = self.timeline.seconds(self.timeline.position - origin)
-                await self.client.send_json({"type": "provider_switch", "from": previous.provider_id,
-                                             "to": leg.provider_id, "model": leg.route.model,
-                                             "replayed_seconds": round(replayed, 3)})
+                await self.client.send_json(
+                    {
+                        "type": "provider_switch",
+                        "from": previous.provider_id,
+                        "to": leg.provider_id,
+                        "model": leg.route.model,
+                        "replayed_seconds": round(replayed, 3),
+                    }
+                )
             for chunk in replay:
                 await self._send(chunk)
                 if self._upstream is not upstream:

@@ -11,7 +11,29 @@ import re
 
 _END = re.compile(r"""([.!?…。！？]+["'”’)\]]*)(\s+|$)""")
 _ABBREVIATIONS = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "inc", "ltd", "co", "corp", "no", "fig", "approx", "dept", "est"]
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "no",
+        "fig",
+        "approx",
+        "dept",
+        "est",
+    ]
 )
 DEFAULT_MAX_CHARS = 1000
 

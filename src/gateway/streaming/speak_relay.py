@@ -126,8 +126,11 @@ class SpeakRelay:
 
     async def _check_stall(self) -> None:
         if self._waiting_since is not None and self.clock.monotonic() - self._waiting_since > self.config.speak_stall:
-            await self._fail(ProviderError(self.leg.provider_id, ErrorClass.TIMEOUT,
-                                           f"no audio for {self.config.speak_stall:g}s after a Flush"))
+            await self._fail(
+                ProviderError(
+                    self.leg.provider_id, ErrorClass.TIMEOUT, f"no audio for {self.config.speak_stall:g}s after a Flush"
+                )
+            )
 
     # -- client ------------------------------------------------------------------------------------------------
     async def _client(self, message: str | bytes | None) -> None:
@@ -167,8 +170,15 @@ class SpeakRelay:
             if not self._in_flight:
                 self._done = True
         else:
-            await self.client.send_json({"type": "error", "error": {"type": "invalid_request", "message":
-                                         "send Speak, Flush, Clear or Close messages as JSON text frames"}})
+            await self.client.send_json(
+                {
+                    "type": "error",
+                    "error": {
+                        "type": "invalid_request",
+                        "message": "send Speak, Flush, Clear or Close messages as JSON text frames",
+                    },
+                }
+            )
 
     async def _from_cache(self, unit: Unit) -> bool:
         """Only a flush with nothing in flight before it is answered from the cache (its audio must not overtake
@@ -212,7 +222,9 @@ class SpeakRelay:
         elif kind == FLUSHED and self._in_flight and not self._clearing:
             unit = self._in_flight.popleft()
             self._segment_chars += len(unit.text)
-            await self.client.send_json({"type": "Flushed", "sequence_id": unit.sequence, "provider": self.leg.provider_id})
+            await self.client.send_json(
+                {"type": "Flushed", "sequence_id": unit.sequence, "provider": self.leg.provider_id}
+            )
             if self.cache is not None:
                 await self.cache.keep(unit.text, b"".join(unit.audio), self.leg)
             self._waiting_since = self.clock.monotonic() if self._in_flight else None
@@ -224,8 +236,14 @@ class SpeakRelay:
         elif kind == WARNING:
             assert event is not None
             fields = event.fields or {}
-            await self.client.send_json({"type": "warning", "description": fields.get("description"),
-                                         "code": fields.get("code"), "provider": self.leg.provider_id})
+            await self.client.send_json(
+                {
+                    "type": "warning",
+                    "description": fields.get("description"),
+                    "code": fields.get("code"),
+                    "provider": self.leg.provider_id,
+                }
+            )
 
     # -- failover ----------------------------------------------------------------------------------------------
     async def _fail(self, error: ProviderError) -> None:
@@ -255,8 +273,14 @@ class SpeakRelay:
             self._waiting_since = None
             self._reader = asyncio.ensure_future(pump(upstream, self._segment, self._queue))
             if previous is not None:
-                await self.client.send_json({"type": "provider_switch", "from": previous.provider_id,
-                                             "to": leg.provider_id, "replayed_flushes": len(self._in_flight)})
+                await self.client.send_json(
+                    {
+                        "type": "provider_switch",
+                        "from": previous.provider_id,
+                        "to": leg.provider_id,
+                        "replayed_flushes": len(self._in_flight),
+                    }
+                )
             for unit in list(self._in_flight):
                 if self._upstream is not upstream:
                     return True

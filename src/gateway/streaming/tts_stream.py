@@ -155,8 +155,9 @@ class TTSStream:
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    raise ProviderError(candidate.id, ErrorClass.TIMEOUT,
-                                        f"the audio stream stalled for {self.stall_timeout:g}s") from None
+                    raise ProviderError(
+                        candidate.id, ErrorClass.TIMEOUT, f"the audio stream stalled for {self.stall_timeout:g}s"
+                    ) from None
                 if chunk:
                     yield chunk
         finally:
@@ -208,12 +209,19 @@ class TTSStream:
             if self.on_finish is not None:
                 self.on_finish(self.runs)  # bills the completed sentences, also when the stream failed
         if failure is not None:
-            log.warning("stream %s failed after %d of %d sentences: %s", self.request_id, len(self.delivered),
-                        len(self.sentences), failure)
+            log.warning(
+                "stream %s failed after %d of %d sentences: %s",
+                self.request_id,
+                len(self.delivered),
+                len(self.sentences),
+                failure,
+            )
             if self.runner.metrics is not None:
                 self.runner.metrics.stream_failed("tts")
-            raise StreamFailed(f"stream {self.request_id} failed after {len(self.delivered)} of "
-                               f"{len(self.sentences)} sentences: {failure}")
+            raise StreamFailed(
+                f"stream {self.request_id} failed after {len(self.delivered)} of "
+                f"{len(self.sentences)} sentences: {failure}"
+            )
 
     def _completed(self, index: int) -> None:
         candidate = self.candidates[self._position]
@@ -232,8 +240,13 @@ class TTSStream:
         following = self.candidates[self._position].id if self._position < len(self.candidates) else None
         self.runner.stream_failed(failed, error, request_id=self.request_id, workspace_id=self.workspace_id,
                                   following=following)  # fmt: skip
-        log.info("stream %s: %s failed mid-stream (%s); %s", self.request_id, failed.id, error.message,
-                 f"continuing on {following}" if following else "no vendor left")
+        log.info(
+            "stream %s: %s failed mid-stream (%s); %s",
+            self.request_id,
+            failed.id,
+            error.message,
+            f"continuing on {following}" if following else "no vendor left",
+        )
         return following is not None
 
 

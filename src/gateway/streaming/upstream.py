@@ -38,8 +38,9 @@ def handshake_error(provider: str, exc: BaseException) -> ProviderError:
         found = _STATUS_IN_TEXT.search(str(exc))
         status = int(found.group(1)) if found else None
     if isinstance(status, int):
-        return ProviderError(provider, class_for_status(status), f"websocket handshake refused: HTTP {status}",
-                             status=status)
+        return ProviderError(
+            provider, class_for_status(status), f"websocket handshake refused: HTTP {status}", status=status
+        )
     return ProviderError(provider, ErrorClass.CONNECTION, f"websocket connection failed: {type(exc).__name__}")
 
 
@@ -72,7 +73,9 @@ async def pump(upstream: UpstreamWebSocket, segment: int, queue: asyncio.Queue[t
         await queue.put(("upstream_closed", segment, UpstreamClosed(1006, type(exc).__name__)))
 
 
-async def stop(reader: asyncio.Task[None] | None, upstream: UpstreamWebSocket | None, goodbye: str | None = None) -> None:
+async def stop(
+    reader: asyncio.Task[None] | None, upstream: UpstreamWebSocket | None, goodbye: str | None = None
+) -> None:
     """Stop reading a vendor socket, then (after an optional last text message) close it, ignoring a dead socket."""
     if reader is not None:
         reader.cancel()

@@ -172,7 +172,9 @@ async def open_session(sample_rate: int, limit: int, timeout: float) -> LiveSock
         starting.add_done_callback(lambda t: t.cancelled() or t.exception() or _kill_later(t.result()))
         SESSIONS.release()
         if isinstance(exc, TimeoutError):
-            raise ProviderError(PROVIDER, ErrorClass.TIMEOUT, f"the built-in recognizer took over {timeout:g}s to load") from None
+            raise ProviderError(
+                PROVIDER, ErrorClass.TIMEOUT, f"the built-in recognizer took over {timeout:g}s to load"
+            ) from None
         if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
             raise ProviderError(PROVIDER, ErrorClass.SERVER, "the built-in recognizer exited") from None
         raise

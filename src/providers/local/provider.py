@@ -221,11 +221,15 @@ def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: thre
         raise BadAudio(problem)
     declared = measure_duration(audio, content_type)
     if declared is not None and declared > MAX_RECOGNIZER_SECONDS:
-        raise UnsupportedAudio(f"{declared:.0f} s of audio: the built-in recognizer takes up to {MAX_RECOGNIZER_SECONDS} s")
+        raise UnsupportedAudio(
+            f"{declared:.0f} s of audio: the built-in recognizer takes up to {MAX_RECOGNIZER_SECONDS} s"
+        )
     size = decoded_size(audio, content_type)
     if size is not None and size > MAX_DECODED_BYTES:
-        raise UnsupportedAudio(f"the audio decodes to {size // 2**20} MiB: the built-in recognizer takes up to "
-                               f"{MAX_DECODED_BYTES // 2**20} MiB")
+        raise UnsupportedAudio(
+            f"the audio decodes to {size // 2**20} MiB: the built-in recognizer takes up to "
+            f"{MAX_DECODED_BYTES // 2**20} MiB"
+        )
     from providers.local.audio_io import decode_to_mono, resample  # numpy, soxr: only for audio that passed
 
     samples, rate = decode_to_mono(audio, content_type)

@@ -95,7 +95,9 @@ class SpeakSocket:
             text, generation = self._flushes.popleft(), self._generation
             cancel = self._cancel = threading.Event()
             try:
-                pcm = await asyncio.to_thread(self._speak, text, self._voice, self._rate, cancel) if text.strip() else b""
+                pcm = (
+                    await asyncio.to_thread(self._speak, text, self._voice, self._rate, cancel) if text.strip() else b""
+                )
             except Cancelled:
                 continue
             except (EngineError, ProviderError) as exc:

@@ -31,8 +31,6 @@ class RetellProvider(AgentCallProvider):
         "phone": ("agentId", "fromNumber"),
     }
 
-
-
     async def create_call(self, call: Call, spec: CallSpec) -> CallState:
         body = await self._json(call, "POST", wire.create_path(spec), json=wire.create_body(spec))
         if not isinstance(body, dict) or not body.get("call_id"):

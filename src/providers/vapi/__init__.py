@@ -45,7 +45,6 @@ class VapiProvider(AgentCallProvider):
         _, _, secret = (credentials.api_key or "").partition(":")
         return secret or credentials.extra.get("webhook_secret")
 
-
     async def create_call(self, call: Call, spec: CallSpec) -> CallState:
         body = await self._json(call, "POST", wire.create_path(spec), json=wire.create_body(spec))
         if not isinstance(body, dict) or not body.get("id"):

@@ -16,7 +16,9 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 
 
 def without_lifespan(app: ASGIApp) -> ASGIApp:
-    async def serve(scope: Scope, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+    async def serve(
+        scope: Scope, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
         if scope["type"] == "lifespan":
             # Returning without a reply is how an ASGI app says "no lifespan support"; the SDK then skips
             # both phases and serves the request directly.

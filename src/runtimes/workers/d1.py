@@ -42,7 +42,9 @@ def _row(row: dict[str, Any]) -> Row:
 def _run_result(raw: Any) -> RunResult:
     meta = (to_python(raw) or {}).get("meta") or {}
     last_row_id = meta.get("last_row_id")
-    return RunResult(changes=int(meta.get("changes") or 0), last_row_id=None if last_row_id is None else int(last_row_id))
+    return RunResult(
+        changes=int(meta.get("changes") or 0), last_row_id=None if last_row_id is None else int(last_row_id)
+    )
 
 
 class D1Database:

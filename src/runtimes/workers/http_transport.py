@@ -81,8 +81,9 @@ class _JsBodyStream(httpx.AsyncByteStream):
                 raise httpx.ReadTimeout("timed out reading the response body", request=self._request) from None
             except Exception as exc:  # noqa: BLE001 - a JsException (stream errored / aborted) on Workers
                 self._abort()
-                raise httpx.ReadError(_redact(f"response body failed: {exc}", self._request),
-                                      request=self._request) from None
+                raise httpx.ReadError(
+                    _redact(f"response body failed: {exc}", self._request), request=self._request
+                ) from None
             data = _chunk_bytes(chunk)
             if data:
                 yield data

@@ -71,8 +71,13 @@ class _Upgrade:
 
     def _on_close(self, event: Any) -> None:
         self.closed_by_client = True
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": getattr(event, "code", 1005),
-                               "reason": str(getattr(event, "reason", "") or "")})
+        self.queue.put_nowait(
+            {
+                "type": "websocket.disconnect",
+                "code": getattr(event, "code", 1005),
+                "reason": str(getattr(event, "reason", "") or ""),
+            }
+        )
 
     async def receive(self) -> dict[str, Any]:
         return await self.queue.get()

@@ -22,9 +22,9 @@ ABNORMAL_CLOSURE = 1006  # the close code the WebSocket spec reserves for "close
 def _fetchable_url(url: str) -> str:
     """fetch only speaks http(s); the upgrade header is what makes it a WebSocket."""
     if url.startswith("wss://"):
-        return "https://" + url[len("wss://"):]
+        return "https://" + url[len("wss://") :]
     if url.startswith("ws://"):
-        return "http://" + url[len("ws://"):]
+        return "http://" + url[len("ws://") :]
     return url
 
 

@@ -31,7 +31,9 @@ class CountingService:
         return await self.inner.snapshot() if self.inner is not None else self.data
 
 
-async def test_two_hundred_requests_cost_at_most_three_reports(openai_fake: FakeServer, deepgram_fake: FakeServer) -> None:
+async def test_two_hundred_requests_cost_at_most_three_reports(
+    openai_fake: FakeServer, deepgram_fake: FakeServer
+) -> None:
     async for gw in make_gateway({**vendor_env(openai_fake, deepgram_fake), "ATTEMPT_TIMEOUT_SECONDS": "10"}):
         await lift_rate_limits(gw)
         health = gw.gateway.health

@@ -101,7 +101,9 @@ async def test_alarm_probes_configured_vendors_and_writes_history(
     assert snapshot["openai"]["status"] == "healthy" and snapshot["openai"]["latencyMs"] is not None
     assert snapshot["openai"]["latencyByKind"] == {}
     assert snapshot["deepgram"]["consecutiveFailures"] == 1 and snapshot["deepgram"]["error"] == "server_error"
-    assert not {"elevenlabs", "google", "gemini", "anthropic", "polly", "workers_ai"} & set(snapshot)  # no key: no probe
+    assert not {"elevenlabs", "google", "gemini", "anthropic", "polly", "workers_ai"} & set(
+        snapshot
+    )  # no key: no probe
     rows = await db.all(
         "SELECT provider, status, circuit FROM provider_health_status WHERE provider IN ('openai', 'deepgram')"
         " ORDER BY provider"

@@ -12,7 +12,9 @@ from tests.gateway.limits.fakes import FakeClock
 
 
 async def gateway_at(
-    clock: FakeClock | None, env: dict[str, str], http: httpx.AsyncClient | None = None,
+    clock: FakeClock | None,
+    env: dict[str, str],
+    http: httpx.AsyncClient | None = None,
     extras: dict[str, Any] | None = None,
 ) -> AsyncIterator[tuple[GatewayHarness, FakeClock | None]]:
     """The app in-process with a workspace and key, optionally on a fake clock and a given vendor HTTP client."""

@@ -10,8 +10,14 @@ PERIOD = "2026-01"
 
 
 def ask(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"limits": {}, "period": PERIOD, "keyId": "key_a", "permits": 1, "minPermits": 1,
-                            "quotaRetryAfter": 500.0}
+    base: dict[str, Any] = {
+        "limits": {},
+        "period": PERIOD,
+        "keyId": "key_a",
+        "permits": 1,
+        "minPermits": 1,
+        "quotaRetryAfter": 500.0,
+    }
     return {**base, **overrides}
 
 
@@ -105,8 +111,9 @@ def test_budget_reserves_estimates_and_settles_real_costs() -> None:
 
 def test_lease_budget_slice_is_at_most_what_is_left() -> None:
     ledger = Ledger()
-    grant = ledger.acquire(0.0, ask(limits={"monthlyBudgetUsd": 0.05}, permits=8, budgetMicros=80_000,
-                                    minBudgetMicros=10_000))
+    grant = ledger.acquire(
+        0.0, ask(limits={"monthlyBudgetUsd": 0.05}, permits=8, budgetMicros=80_000, minBudgetMicros=10_000)
+    )
     assert grant["lease"]["budgetMicros"] == 50_000 and grant["lease"]["permits"] == 8
     unlimited = ledger.acquire(0.0, ask(permits=8, budgetMicros=80_000))
     assert unlimited["lease"]["budgetMicros"] is None

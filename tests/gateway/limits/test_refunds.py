@@ -25,12 +25,19 @@ def invalid_requests(gw: GatewayHarness) -> list[tuple[str, str, dict[str, Any]]
     auth = gw.auth()
     return [
         ("POST", "/voice/synthesize", {"json": {"text": ""}, "headers": auth}),  # 422: empty text
-        ("POST", "/voice/synthesize", {"content": b"[" * 1000, "headers": {**auth, "Content-Type": "application/json"}}),
+        (
+            "POST",
+            "/voice/synthesize",
+            {"content": b"[" * 1000, "headers": {**auth, "Content-Type": "application/json"}},
+        ),
         ("POST", "/voice/synthesize", {"content": b"text=hi", "headers": {**auth, "Content-Type": "text/plain"}}),
         ("POST", "/voice/synthesize", {"json": {"text": "hi", "provider": "nope"}, "headers": auth}),  # 400
         ("POST", "/voice/transcribe", {"content": b"not audio", "headers": {**auth, "Content-Type": "audio/wav"}}),
-        ("POST", "/voice/transcribe", {"content": b"\0" * 64, "headers": {**auth, "Content-Type": "audio/wav",
-                                                                          "Content-Length": str(10**9)}}),  # 413
+        (
+            "POST",
+            "/voice/transcribe",
+            {"content": b"\0" * 64, "headers": {**auth, "Content-Type": "audio/wav", "Content-Length": str(10**9)}},
+        ),  # 413
         ("POST", "/llm/generate", {"json": {"prompt": 5}, "headers": auth}),
         ("POST", "/v1/chat/completions", {"json": {"model": "gpt-4o-mini", "messages": "hi"}, "headers": auth}),
         ("POST", "/voice/stream", {"json": {"text": "hi", "delivery": "whenever"}, "headers": auth}),

@@ -19,15 +19,37 @@ WS = "ws_1"
 
 
 def ask(n: int, limits: dict[str, Any], **overrides: Any) -> Ask:
-    return Ask(**{"workspace_id": WS, "key_id": "key_1", "request_id": f"req_{n}", "limits": limits,
-                  "estimate_micros": 0, **overrides})
+    return Ask(
+        **{
+            "workspace_id": WS,
+            "key_id": "key_1",
+            "request_id": f"req_{n}",
+            "limits": limits,
+            "estimate_micros": 0,
+            **overrides,
+        }
+    )
 
 
 def row(request_id: str, micros: int, audio_seconds: float | None = None) -> UsageRow:
-    return UsageRow(request_id=request_id, workspace_id=WS, api_key_id="key_1", provider="openai", resource="tts",
-                    model="tts-1", segment=0, characters=10, audio_seconds=audio_seconds, input_tokens=None,
-                    output_tokens=None, unit_prices={}, provider_cost_micros=micros, markup_percentage=0.0,
-                    final_cost_micros=micros, created_at=1_767_225_600_000)
+    return UsageRow(
+        request_id=request_id,
+        workspace_id=WS,
+        api_key_id="key_1",
+        provider="openai",
+        resource="tts",
+        model="tts-1",
+        segment=0,
+        characters=10,
+        audio_seconds=audio_seconds,
+        input_tokens=None,
+        output_tokens=None,
+        unit_prices={},
+        provider_cost_micros=micros,
+        markup_percentage=0.0,
+        final_cost_micros=micros,
+        created_at=1_767_225_600_000,
+    )
 
 
 async def admit_all(service: Any, asks: list[Ask]) -> tuple[list[Ticket], list[Exception]]:
@@ -141,8 +163,9 @@ async def test_leasing_returns_unused_permits_and_real_spend_to_the_object() -> 
     ticket.release()
     await asyncio.sleep(0.02)  # the lease's permits expire; the isolate gives the lease back
     await service.tasks.drain()  # type: ignore[attr-defined]
-    assert stub.releases == [{"id": stub.releases[0]["id"], "unusedPermits": 7, "period": "2026-01",
-                              "spentMicros": 700, "audioMs": 1500}]
+    assert stub.releases == [
+        {"id": stub.releases[0]["id"], "unusedPermits": 7, "period": "2026-01", "spentMicros": 700, "audioMs": 1500}
+    ]
     ledger = stub.limiter._ledger
     assert ledger is not None and (ledger.spent_micros, ledger.reserved_micros, ledger.audio_ms) == (700, 0, 1500)
     assert ledger.windows["workspace"][0].total == 1  # the 7 unused permits no longer count

@@ -21,7 +21,9 @@ def _imports(path: Path) -> set[str]:
 
 def test_no_core_module_imports_gateway_api() -> None:
     offenders = {
-        str(path.relative_to(SRC)): sorted(n for n in _imports(path) if n == "gateway.api" or n.startswith("gateway.api."))
+        str(path.relative_to(SRC)): sorted(
+            n for n in _imports(path) if n == "gateway.api" or n.startswith("gateway.api.")
+        )
         for path in SRC.rglob("*.py")
         if ROUTERS not in path.parents and path.name != "app.py"  # app.py assembles the routers
     }

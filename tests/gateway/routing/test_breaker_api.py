@@ -14,7 +14,9 @@ async def synthesize(gw: GatewayHarness, key: str | None = None):
     return await gw.client.post("/voice/synthesize", json={"text": "Hello there."}, headers=gw.auth(key))
 
 
-async def test_a_blackholed_vendor_is_skipped_once_its_breaker_opens(gw: GatewayHarness, openai_fake: FakeServer) -> None:
+async def test_a_blackholed_vendor_is_skipped_once_its_breaker_opens(
+    gw: GatewayHarness, openai_fake: FakeServer
+) -> None:
     openai_fake.state.always(Fault("hang"))  # the harness sets a 1 s attempt timeout; the cooldown is 30 s
     slow = []
     for _ in range(5):

@@ -35,8 +35,11 @@ async def test_binding_alone_makes_workers_ai_a_builtin_candidate_and_serves_spe
         key, prefix, digest = generate_key()
         await gateway.workspaces.add_key(workspace.id, prefix, digest, "edge")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://edge") as client:
-            r = await client.post("/voice/synthesize", json={"text": "hello from the edge", "provider": "workers_ai"},
-                                  headers={"Authorization": f"Bearer {key}"})
+            r = await client.post(
+                "/voice/synthesize",
+                json={"text": "hello from the edge", "provider": "workers_ai"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
         assert r.status_code == 200, r.text
         assert r.headers["x-provider"] == "workers_ai" and r.content[:2] == b"\xff\xfb"
         assert [call[0] for call in ai.calls] == ["@cf/deepgram/aura-1"]

@@ -39,8 +39,11 @@ async def test_503_names_the_request_the_vendors_that_could_and_what_the_builtin
     builtin_only: GatewayHarness,
 ) -> None:
     gw = builtin_only
-    r = await gw.client.post("/voice/synthesize", headers=gw.auth(),
-                             json={"text": "hello", "voiceConfig": {"format": "wav", "language": "tlh"}})
+    r = await gw.client.post(
+        "/voice/synthesize",
+        headers=gw.auth(),
+        json={"text": "hello", "voiceConfig": {"format": "wav", "language": "tlh"}},
+    )
     assert r.status_code == 503, r.text
     error = r.json()["error"]
     assert error["type"] == "no_providers_available" and error["request_id"]
@@ -53,8 +56,11 @@ async def test_503_names_the_request_the_vendors_that_could_and_what_the_builtin
 
 async def test_nothing_configured_names_the_vendors_to_configure(nothing_configured: GatewayHarness) -> None:
     gw = nothing_configured
-    r = await gw.client.post("/v1/audio/speech", headers=gw.auth(),
-                             json={"model": "tts-1", "voice": "alloy", "input": "hi", "response_format": "opus"})
+    r = await gw.client.post(
+        "/v1/audio/speech",
+        headers=gw.auth(),
+        json={"model": "tts-1", "voice": "alloy", "input": "hi", "response_format": "opus"},
+    )
     assert r.status_code == 503, r.text
     message = r.json()["error"]["message"]
     assert message.startswith("no vendor is configured for tts; speech in opus needs one of: openai, ")

@@ -129,7 +129,9 @@ async def test_the_last_vendor_is_retried_once_when_it_says_when() -> None:
     vendors = Vendors(deepgram=[err("deepgram", ErrorClass.SERVER, retry_after=0.01), "ok"])
     outcome = await run(r, [B], vendors)
     assert vendors.calls == ["deepgram", "deepgram"] and outcome.winner.id == "deepgram" and outcome.count == 2
-    assert [(e.from_provider, e.to_provider, e.result) for e in failovers.events] == [("deepgram", "deepgram", "retried")]
+    assert [(e.from_provider, e.to_provider, e.result) for e in failovers.events] == [
+        ("deepgram", "deepgram", "retried")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -238,7 +240,8 @@ async def test_outcomes_become_batched_observations_with_their_kind() -> None:
     await r.health.flush()
     (batch,) = service.reports
     assert [(o["provider"], o["ok"], o["error_class"], o["kind"]) for o in batch] == [
-        ("openai", False, "server_error", "tts"), ("deepgram", True, None, "tts"),
+        ("openai", False, "server_error", "tts"),
+        ("deepgram", True, None, "tts"),
     ]
 
 

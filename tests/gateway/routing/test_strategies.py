@@ -102,8 +102,14 @@ def test_round_robin_rotates_by_one_per_request() -> None:
 def test_weighted_spreads_first_choices_by_weight_deterministically() -> None:
     weights = {"openai": 3, "deepgram": 1, "elevenlabs": 0}
     firsts = Counter(
-        order_candidates([OPENAI, DEEPGRAM, ELEVEN], "weighted", estimate=by_cost({}), health={},
-                         config={"weights": weights}, counter=n)[0].id  # fmt: skip
+        order_candidates(
+            [OPENAI, DEEPGRAM, ELEVEN],
+            "weighted",
+            estimate=by_cost({}),
+            health={},
+            config={"weights": weights},
+            counter=n,
+        )[0].id  # fmt: skip
         for n in range(1000)
     )
     assert firsts["elevenlabs"] == 0  # weight 0: never first, still a fallback

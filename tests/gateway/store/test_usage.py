@@ -11,14 +11,38 @@ MARCH = 1_772_323_200_000 + 86_400_000  # 2026-03-02T00:00Z
 APRIL = 1_775_001_600_000 + 86_400_000  # 2026-04-02T00:00Z
 
 
-def _row(request_id: str, workspace_id: str, provider: str, resource: str, *, segment: int = 0,
-         characters: int | None = None, audio_seconds: float | None = None, input_tokens: int | None = None,
-         output_tokens: int | None = None, provider_micros: int, final_micros: int, at: int = MARCH) -> UsageRow:
+def _row(
+    request_id: str,
+    workspace_id: str,
+    provider: str,
+    resource: str,
+    *,
+    segment: int = 0,
+    characters: int | None = None,
+    audio_seconds: float | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    provider_micros: int,
+    final_micros: int,
+    at: int = MARCH,
+) -> UsageRow:
     return UsageRow(
-        request_id=request_id, workspace_id=workspace_id, api_key_id=None, provider=provider, resource=resource,
-        model=None, segment=segment, characters=characters, audio_seconds=audio_seconds, input_tokens=input_tokens,
-        output_tokens=output_tokens, unit_prices={}, provider_cost_micros=provider_micros, markup_percentage=20.0,
-        final_cost_micros=final_micros, created_at=at,
+        request_id=request_id,
+        workspace_id=workspace_id,
+        api_key_id=None,
+        provider=provider,
+        resource=resource,
+        model=None,
+        segment=segment,
+        characters=characters,
+        audio_seconds=audio_seconds,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        unit_prices={},
+        provider_cost_micros=provider_micros,
+        markup_percentage=20.0,
+        final_cost_micros=final_micros,
+        created_at=at,
     )
 
 
@@ -30,10 +54,18 @@ async def _write(gw: GatewayHarness, rows: list[UsageRow]) -> None:
     await gw.db.batch(statements)
 
 
-def _bucket(requests: int, provider: int, final: int, characters: int = 0, audio: float = 0.0, inp: int = 0,
-            out: int = 0) -> dict[str, Any]:
-    return {"requests": requests, "providerCost": provider / 1e6, "finalCost": final / 1e6, "characters": characters,
-            "audioSeconds": audio, "inputTokens": inp, "outputTokens": out}
+def _bucket(
+    requests: int, provider: int, final: int, characters: int = 0, audio: float = 0.0, inp: int = 0, out: int = 0
+) -> dict[str, Any]:
+    return {
+        "requests": requests,
+        "providerCost": provider / 1e6,
+        "finalCost": final / 1e6,
+        "characters": characters,
+        "audioSeconds": audio,
+        "inputTokens": inp,
+        "outputTokens": out,
+    }
 
 
 async def test_report_fields_match_rows_by_provider_and_resource(gw: GatewayHarness) -> None:

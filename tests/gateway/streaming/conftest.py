@@ -50,8 +50,9 @@ class GatewayServer:
         self.loop = asyncio.get_running_loop()
         runtime = await build_local_runtime(None, self.env)
         self.app = create_app(runtime)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                ws="websockets-sansio")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="websockets-sansio"
+        )
         self._server = uvicorn.Server(config)
         serving = asyncio.ensure_future(self._server.serve())
         while not self._server.started:
@@ -146,8 +147,11 @@ def deepgram_ws_env(fake: FakeServer) -> dict[str, str]:
 
 
 def workers_ws_env(fake: FakeServer) -> dict[str, str]:
-    return {"CLOUDFLARE_ACCOUNT_ID": "acct", "CLOUDFLARE_API_TOKEN": "test-cf-token",
-            "WORKERS_AI_BASE_URL": f"{fake.url}/v1"}
+    return {
+        "CLOUDFLARE_ACCOUNT_ID": "acct",
+        "CLOUDFLARE_API_TOKEN": "test-cf-token",
+        "WORKERS_AI_BASE_URL": f"{fake.url}/v1",
+    }
 
 
 @pytest.fixture

@@ -78,9 +78,22 @@ text_frames = st.one_of(
     st.text(max_size=200),
     st.integers(1, 3000).map(lambda n: "[" * n),
     st.integers(1, 3000).map(lambda n: '{"type":' * n + '"CloseStream"' + "}" * n),
-    st.sampled_from(['{"type": "KeepAlive"}', '{"type": null}', '{"type": ["CloseStream"]}', "null", "[]", '"x"',
-                     '{"type": "Speak"}', '{"type": "Speak", "text": 5}', '{"type": "Flush", "extra": {}}', "\x00",
-                     '{"type": "\\ud800"}', "{" * 10]),
+    st.sampled_from(
+        [
+            '{"type": "KeepAlive"}',
+            '{"type": null}',
+            '{"type": ["CloseStream"]}',
+            "null",
+            "[]",
+            '"x"',
+            '{"type": "Speak"}',
+            '{"type": "Speak", "text": 5}',
+            '{"type": "Flush", "extra": {}}',
+            "\x00",
+            '{"type": "\\ud800"}',
+            "{" * 10,
+        ]
+    ),
     st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
 )
 frames = st.lists(st.one_of(text_frames, st.binary(max_size=3200)), min_size=1, max_size=12)
@@ -126,4 +139,3 @@ async def test_generated_frames_never_kill_a_speak_session(gateway: GatewayServe
                         events.append(json.loads(message))
         assert ws.close_code == 1000, (ws.close_code, [f[:40] for f in session], events[-3:])
         assert events and events[-1]["type"] == "session_end", events[-3:]
-

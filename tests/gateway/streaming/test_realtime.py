@@ -42,8 +42,9 @@ def finals(events: list[dict[str, Any]]) -> str:
 
 async def session(gw: GatewayServer, audio: bytes, query: str = "model=flux", **connect_args: Any):
     headers = connect_args.pop("headers", {"Authorization": f"Bearer {gw.key}"})
-    async with connect(f"{gw.ws_url}/voice/realtime?{query}&sample_rate={RATE}", additional_headers=headers,
-                       **connect_args) as ws:
+    async with connect(
+        f"{gw.ws_url}/voice/realtime?{query}&sample_rate={RATE}", additional_headers=headers, **connect_args
+    ) as ws:
         reader = asyncio.ensure_future(collect(ws))
         await send_audio(ws, audio)
         await ws.send(json.dumps({"type": "CloseStream"}))
@@ -65,7 +66,8 @@ async def test_flux_session_relays_turns_and_ends_with_cost(dg_gateway: GatewayS
     assert all(e.get("provider") == "deepgram" for e in events if e["type"] in ("transcript", "turn"))
     rows = await dg_gateway.usage_rows()
     assert [(r["provider"], r["model"], r["segment"], r["resource"]) for r in rows] == [
-        ("deepgram", "flux-general-en", 0, "stt")]
+        ("deepgram", "flux-general-en", 0, "stt")
+    ]
     assert rows[0]["audio_seconds"] == pytest.approx(4.2, abs=0.01)
     assert end["cost"] == pytest.approx(rows[0]["final_cost_micros"] / 1e6)
     assert deepgram_ws.state.requests[0].path == "/v2/listen"
@@ -103,7 +105,8 @@ async def test_flux_dies_mid_utterance_and_nova_finishes_the_transcript(
     assert end["cost"] == pytest.approx(sum(r["final_cost_micros"] for r in rows) / 1e6)
     failovers = await dg_gateway.failover_rows()
     assert [(f["from_provider"], f["error_class"], f["result"]) for f in failovers] == [
-        ("deepgram", "connection", "switched")]
+        ("deepgram", "connection", "switched")
+    ]
 
 
 async def test_stalled_vendor_is_replaced(dg_gateway: GatewayServer, deepgram_ws: FakeServer) -> None:
@@ -152,23 +155,36 @@ async def test_subprotocol_auth_is_echoed(dg_gateway: GatewayServer) -> None:
     assert ws.close_code == 1000
 
 
-@pytest.mark.parametrize("headers, subprotocols", [({}, None), ({"Authorization": "Bearer vgw_nope_nope"}, None),
-                                                    ({}, ["vgw-key.vgw_bad_key"])])
+@pytest.mark.parametrize(
+    "headers, subprotocols",
+    [({}, None), ({"Authorization": "Bearer vgw_nope_nope"}, None), ({}, ["vgw-key.vgw_bad_key"])],
+)
 async def test_bad_auth_closes_4401_before_any_vendor_is_contacted(
     dg_gateway: GatewayServer, deepgram_ws: FakeServer, headers: dict[str, str], subprotocols: list[str] | None
 ) -> None:
-    async with connect(f"{dg_gateway.ws_url}/voice/realtime", additional_headers=headers,
-                       subprotocols=subprotocols) as ws:  # type: ignore[arg-type]
+    async with connect(
+        f"{dg_gateway.ws_url}/voice/realtime", additional_headers=headers, subprotocols=subprotocols
+    ) as ws:  # type: ignore[arg-type]
         events = await asyncio.wait_for(collect(ws), 5)
     assert ws.close_code == 4401
-    assert events == [{"type": "error", "error": {"type": "unauthorized", "message": events[0]["error"]["message"],
-                                                  "request_id": events[0]["error"]["request_id"]}}]
+    assert events == [
+        {
+            "type": "error",
+            "error": {
+                "type": "unauthorized",
+                "message": events[0]["error"]["message"],
+                "request_id": events[0]["error"]["request_id"],
+            },
+        }
+    ]
     assert deepgram_ws.state.requests == []
 
 
 async def test_bad_query_closes_4400(dg_gateway: GatewayServer, deepgram_ws: FakeServer) -> None:
-    async with connect(f"{dg_gateway.ws_url}/voice/realtime?encoding=opus",
-                       additional_headers={"Authorization": f"Bearer {dg_gateway.key}"}) as ws:
+    async with connect(
+        f"{dg_gateway.ws_url}/voice/realtime?encoding=opus",
+        additional_headers={"Authorization": f"Bearer {dg_gateway.key}"},
+    ) as ws:
         events = await asyncio.wait_for(collect(ws), 5)
     assert ws.close_code == 4400 and events[0]["error"]["type"] == "invalid_request"
     assert deepgram_ws.state.requests == []
@@ -181,8 +197,10 @@ async def test_keepalive_holds_a_silent_client(deepgram_ws: FakeServer, model: s
     deepgram_ws.state.options["idle_timeout"] = 0.8
     env = {**deepgram_ws_env(deepgram_ws), "REALTIME_KEEPALIVE_SECONDS": "0.25"}
     async for gw in running_gateway(env):
-        async with connect(f"{gw.ws_url}/voice/realtime?model={model}&sample_rate={RATE}",
-                           additional_headers={"Authorization": f"Bearer {gw.key}"}) as ws:
+        async with connect(
+            f"{gw.ws_url}/voice/realtime?model={model}&sample_rate={RATE}",
+            additional_headers={"Authorization": f"Bearer {gw.key}"},
+        ) as ws:
             reader = asyncio.ensure_future(collect(ws))
             await send_audio(ws, utterance([1, 2]))
             await asyncio.sleep(1.5)  # the client says nothing for longer than the vendor's idle limit

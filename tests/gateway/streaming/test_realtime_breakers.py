@@ -55,7 +55,9 @@ def model_of(fake: FakeServer, index: int) -> str:
     return fake.state.requests[index].query
 
 
-async def test_a_session_skips_a_vendor_whose_breaker_is_open(two_vendors: GatewayServer, deepgram_ws: FakeServer) -> None:
+async def test_a_session_skips_a_vendor_whose_breaker_is_open(
+    two_vendors: GatewayServer, deepgram_ws: FakeServer
+) -> None:
     await open_breaker(two_vendors, "deepgram")
     events, code = await session(two_vendors, SPEECH)
     assert code == 1000 and finals(events) == " ".join(WORDS[:10])
@@ -93,7 +95,8 @@ async def test_a_mid_session_switch_skips_a_vendor_whose_breaker_opened_meanwhil
     assert paths(deepgram_ws) == ["/v2/listen", "/v1/listen"]
     failovers = await two_vendors.failover_rows()
     assert [(f["from_provider"], f["to_provider"], f["error_class"]) for f in failovers] == [
-        ("deepgram", "deepgram", "connection")]
+        ("deepgram", "deepgram", "connection")
+    ]
 
 
 async def test_control_without_the_breaker_the_switch_goes_to_the_next_vendor(
@@ -129,7 +132,7 @@ async def test_leg_failures_feed_the_breaker_and_the_cool_down(
     # session does not knock on that door again.
     deepgram_ws.state.reset()
     deepgram_ws.state.fail(Fault("status", status=401), Fault("status", status=401))
-    events, code = await session(two_vendors, SPEECH[:CHUNK * 5], query="model=flux&provider=deepgram")
+    events, code = await session(two_vendors, SPEECH[: CHUNK * 5], query="model=flux&provider=deepgram")
     assert code == 1011 and paths(deepgram_ws) == ["/v2/listen", "/v1/listen"]
     assert (await breaker_state(two_vendors, "deepgram"))[0] == OPEN
     deepgram_ws.state.reset()

@@ -50,23 +50,36 @@ def speech() -> bytes:
 
 async def enable_builtin(gw: GatewayServer) -> None:
     async with httpx.AsyncClient(base_url=gw.url) as client:
-        r = await client.put("/admin/platform/settings", json={"builtinFallbackEnabled": True},
-                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        r = await client.put(
+            "/admin/platform/settings",
+            json={"builtinFallbackEnabled": True},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
         assert r.status_code == 200, r.text
 
 
 @pytest.fixture
 async def builtin_gateway() -> AsyncIterator[GatewayServer]:
-    async for server in running_gateway({**REALTIME_ENV, "REALTIME_STALL_SECONDS": "10",
-                                         "ATTEMPT_TIMEOUT_SECONDS": "30", "LOCAL_REALTIME_SESSIONS": "1"}):
+    async for server in running_gateway(
+        {
+            **REALTIME_ENV,
+            "REALTIME_STALL_SECONDS": "10",
+            "ATTEMPT_TIMEOUT_SECONDS": "30",
+            "LOCAL_REALTIME_SESSIONS": "1",
+        }
+    ):
         await enable_builtin(server)
         yield server
 
 
-async def stream(gw: GatewayServer, audio: bytes, pace: float = 0.0, query: str = "") -> tuple[list[dict[str, Any]], int | None]:
+async def stream(
+    gw: GatewayServer, audio: bytes, pace: float = 0.0, query: str = ""
+) -> tuple[list[dict[str, Any]], int | None]:
     """Send ``audio`` in 20 ms frames (``pace`` seconds apart), then CloseStream; every event and the close code."""
-    async with connect(f"{gw.ws_url}/voice/realtime?sample_rate={RATE}{query}",
-                       additional_headers={"Authorization": f"Bearer {gw.key}"}) as ws:
+    async with connect(
+        f"{gw.ws_url}/voice/realtime?sample_rate={RATE}{query}",
+        additional_headers={"Authorization": f"Bearer {gw.key}"},
+    ) as ws:
         reader = asyncio.ensure_future(collect(ws))
         with contextlib.suppress(ConnectionClosed):  # a refused session closes while we are still sending
             for start in range(0, len(audio), FRAME):
@@ -101,14 +114,17 @@ async def test_builtin_recognizer_serves_a_session_with_no_vendor_account(
     assert end["segments"] == [{"provider": "local", "model": "pocketsphinx", "audio_seconds": end["duration"]}]
     rows = await builtin_gateway.usage_rows()
     assert [(r["provider"], r["model"], r["resource"], r["final_cost_micros"]) for r in rows] == [
-        ("local", "pocketsphinx-en-us", "stt", 0)]
+        ("local", "pocketsphinx-en-us", "stt", 0)
+    ]
 
 
 async def test_a_busy_builtin_recognizer_closes_1013_with_the_reason(
     builtin_gateway: GatewayServer, speech: bytes
 ) -> None:
     headers = {"Authorization": f"Bearer {builtin_gateway.key}"}
-    async with connect(f"{builtin_gateway.ws_url}/voice/realtime?sample_rate={RATE}", additional_headers=headers) as first:
+    async with connect(
+        f"{builtin_gateway.ws_url}/voice/realtime?sample_rate={RATE}", additional_headers=headers
+    ) as first:
         await first.send(speech[:FRAME])
         await asyncio.sleep(0.5)  # the first session holds the only slot (LOCAL_REALTIME_SESSIONS=1)
         events, code = await stream(builtin_gateway, speech[: FRAME * 5])
@@ -124,8 +140,9 @@ async def test_a_busy_builtin_recognizer_closes_1013_with_the_reason(
 
 @pytest.fixture
 async def deepgram_then_builtin(deepgram_ws: FakeServer) -> AsyncIterator[GatewayServer]:
-    async for server in running_gateway({**deepgram_ws_env(deepgram_ws), "REALTIME_STALL_SECONDS": "10",
-                                         "ATTEMPT_TIMEOUT_SECONDS": "30"}):
+    async for server in running_gateway(
+        {**deepgram_ws_env(deepgram_ws), "REALTIME_STALL_SECONDS": "10", "ATTEMPT_TIMEOUT_SECONDS": "30"}
+    ):
         await enable_builtin(server)
         yield server
 

@@ -65,7 +65,8 @@ async def test_speak_flush_close(speak_gateway: GatewayServer, deepgram_ws: Fake
     assert "model=aura-2-thalia-en" in deepgram_ws.state.requests[0].query
     rows = await speak_gateway.usage_rows()
     assert [(r["provider"], r["model"], r["characters"], r["resource"]) for r in rows] == [
-        ("deepgram", "aura-2-thalia-en", len("Hello there."), "tts")]
+        ("deepgram", "aura-2-thalia-en", len("Hello there."), "tts")
+    ]
 
 
 async def test_vendor_dying_between_flushes_fails_over(speak_gateway: GatewayServer, deepgram_ws: FakeServer) -> None:
@@ -89,7 +90,9 @@ async def test_vendor_dying_between_flushes_fails_over(speak_gateway: GatewaySer
     assert deepgram_ws.state.requests[0].headers["cf-aig-authorization"] == "Bearer test-cf-token"
     rows = await speak_gateway.usage_rows()
     assert [(r["provider"], r["segment"], r["characters"]) for r in rows] == [
-        ("workers_ai", 0, len(FIRST)), ("deepgram", 1, len(SECOND))]
+        ("workers_ai", 0, len(FIRST)),
+        ("deepgram", 1, len(SECOND)),
+    ]
 
 
 async def test_clear_drops_pending_audio(speak_gateway: GatewayServer) -> None:

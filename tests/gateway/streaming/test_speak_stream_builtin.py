@@ -46,12 +46,15 @@ async def test_audio_per_flush_with_no_vendor_account(builtin_gateway: GatewaySe
     assert 1.0 < seconds(first, rate) < 4.0 and 0.8 < seconds(second, rate) < 3.0
     assert max(abs(int.from_bytes(first[i : i + 2], "little", signed=True)) for i in range(0, len(first), 2)) > 2000
     assert [(e["type"], e.get("sequence_id"), e.get("provider")) for e in events[:2]] == [
-        ("Flushed", 0, "local"), ("Flushed", 1, "local")]
+        ("Flushed", 0, "local"),
+        ("Flushed", 1, "local"),
+    ]
     end = events[-1]
     assert end["type"] == "session_end" and end["characters"] == len(FIRST) + len(SECOND) and end["cost"] == 0
     rows = await builtin_gateway.usage_rows()
     assert [(r["provider"], r["model"], r["characters"]) for r in rows] == [
-        ("local", "espeak-ng", len(FIRST) + len(SECOND))]
+        ("local", "espeak-ng", len(FIRST) + len(SECOND))
+    ]
 
 
 async def test_clear_stops_the_flush_being_spoken(builtin_gateway: GatewayServer) -> None:

@@ -64,7 +64,9 @@ async def test_a_stream_every_vendor_failed_is_an_error_to_the_client(
     body = {"text": TEXT, "voiceConfig": {"format": "pcm"}}
     async with (
         httpx.AsyncClient(base_url=server.url, timeout=20) as client,
-        client.stream("POST", "/voice/stream", json=body, headers={"Authorization": f"Bearer {server.key}"}) as response,
+        client.stream(
+            "POST", "/voice/stream", json=body, headers={"Authorization": f"Bearer {server.key}"}
+        ) as response,
     ):
         assert response.status_code == 200  # the audio had started: the status was already sent
         with pytest.raises(httpx.RemoteProtocolError):  # the body ends without its final chunk

@@ -12,8 +12,12 @@ from tests.conftest import GatewayHarness, make_gateway, vendor_env
 from tests.fakes.audio import audio_for_format
 from tests.fakes.harness import FakeServer, Fault
 
-SENTENCES = ["The first sentence is here.", "Then a second one follows!", "Is this the third?",
-             "And the fourth ends it."]
+SENTENCES = [
+    "The first sentence is here.",
+    "Then a second one follows!",
+    "Is this the third?",
+    "And the fourth ends it.",
+]
 TEXT = " ".join(SENTENCES)
 RATE = 24000
 NOTHING = Fault("slow")  # a no-op fault: lets a test aim the next queued fault at a later request
@@ -82,7 +86,8 @@ async def test_cut_after_two_sentences_finishes_on_another_vendor_exactly_once(
     await sgw.settle()
     failovers = await sgw.db.all("SELECT * FROM failover_logs")
     assert [(f["from_provider"], f["to_provider"], f["error_class"]) for f in failovers] == [
-        ("openai", "deepgram", "connection")]
+        ("openai", "deepgram", "connection")
+    ]
 
 
 async def test_mid_sentence_cut_in_sentence_mode_is_still_exactly_once(
@@ -92,7 +97,8 @@ async def test_mid_sentence_cut_in_sentence_mode_is_still_exactly_once(
     r = await stream(sgw, delivery="sentence")
     assert r.status_code == 200, r.text
     assert r.content == openai_audio(SENTENCES[0]) + openai_audio(SENTENCES[1]) + deepgram_audio(
-        SENTENCES[2]) + deepgram_audio(SENTENCES[3])
+        SENTENCES[2]
+    ) + deepgram_audio(SENTENCES[3])
 
 
 async def test_mid_sentence_cut_in_live_mode_repeats_only_the_cut_sentence(
@@ -108,7 +114,9 @@ async def test_mid_sentence_cut_in_live_mode_repeats_only_the_cut_sentence(
     assert 0 < len(fragment) < len(openai_audio(SENTENCES[2])) and openai_audio(SENTENCES[2]).startswith(fragment)
     rows = await usage(sgw)
     assert [(x["provider"], x["characters"]) for x in rows] == [
-        ("openai", len(SENTENCES[0]) + len(SENTENCES[1])), ("deepgram", len(SENTENCES[2]) + len(SENTENCES[3]))]
+        ("openai", len(SENTENCES[0]) + len(SENTENCES[1])),
+        ("deepgram", len(SENTENCES[2]) + len(SENTENCES[3])),
+    ]
 
 
 async def test_a_stalled_body_fails_over(sgw: GatewayHarness, openai_fake: FakeServer) -> None:

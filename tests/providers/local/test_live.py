@@ -85,8 +85,16 @@ def test_wire_protocol_translates_into_the_neutral_schema() -> None:
     assert turn == Turn("StartOfTurn", "", 2, 1.5, 1.5)
     (interim,) = LOCAL.translate({"type": "partial", "turn": 2, "text": "hello", "start": 1.5, "end": 2.0})
     assert isinstance(interim, Transcript) and not interim.is_final and interim.text == "hello"
-    final, end = LOCAL.translate({"type": "final", "turn": 2, "text": "hello world", "start": 1.5, "end": 2.4,
-                                  "words": [["hello", 1.5, 1.9, 0.9], ["world", 1.9, 2.4, None], ["bad"]]})
+    final, end = LOCAL.translate(
+        {
+            "type": "final",
+            "turn": 2,
+            "text": "hello world",
+            "start": 1.5,
+            "end": 2.4,
+            "words": [["hello", 1.5, 1.9, 0.9], ["world", 1.9, 2.4, None], ["bad"]],
+        }
+    )
     assert isinstance(final, Transcript) and final.is_final and final.speech_final
     assert [w.word for w in final.words] == ["hello", "world"]
     assert end == Turn("EndOfTurn", "hello world", 2, 1.5, 2.4)

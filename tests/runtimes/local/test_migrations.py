@@ -15,9 +15,21 @@ from runtimes.local.sqlite_db import SQLiteDatabase, migration_files, split_stat
 from .conftest import MIGRATIONS
 
 TABLES = {
-    "workspaces", "api_keys", "workspace_provider_configs", "platform_provider_configs",
-    "workspace_provider_strategies", "platform_settings", "billing_periods", "usage_records", "failover_logs",
-    "provider_health_status", "rate_admissions", "agents", "agent_calls", "workspace_speech_cache", "request_log",
+    "workspaces",
+    "api_keys",
+    "workspace_provider_configs",
+    "platform_provider_configs",
+    "workspace_provider_strategies",
+    "platform_settings",
+    "billing_periods",
+    "usage_records",
+    "failover_logs",
+    "provider_health_status",
+    "rate_admissions",
+    "agents",
+    "agent_calls",
+    "workspace_speech_cache",
+    "request_log",
 }
 SHIPPED = [p.name for p in migration_files(MIGRATIONS)]  # every migration in migrations/, in the order they apply
 
@@ -64,7 +76,9 @@ async def test_only_new_migrations_apply_in_name_order(db: SQLiteDatabase, tmp_p
     assert await db.apply_migrations(migrations) == ["9002_second.sql", "9003_third.sql"]
     assert [r["name"] for r in await db.all("PRAGMA table_info(notes)")] == ["id", "body"]
     assert [r["name"] for r in await db.all("SELECT name FROM d1_migrations ORDER BY id")] == [
-        *SHIPPED, "9002_second.sql", "9003_third.sql"
+        *SHIPPED,
+        "9002_second.sql",
+        "9003_third.sql",
     ]
 
 
@@ -106,7 +120,10 @@ async def add_period(db: SQLiteDatabase, period_id: str, workspace_id: str, peri
     await db.run(
         "INSERT INTO billing_periods (id, workspace_id, period, start_at, end_at, status, created_at)"
         " VALUES (?, ?, ?, 0, 1, ?, 0)",
-        period_id, workspace_id, period, status,
+        period_id,
+        workspace_id,
+        period,
+        status,
     )
 
 
@@ -131,7 +148,9 @@ async def add_usage(db: SQLiteDatabase, usage_id: str, request_id: str, segment:
         "INSERT INTO usage_records (id, request_id, workspace_id, provider, resource, segment, characters,"
         " provider_cost_micros, markup_percentage, final_cost_micros, billing_period, created_at)"
         " VALUES (?, ?, 'ws_1', 'openai', 'tts', ?, 42, 630, 20.0, 756, '2026-11', 0)",
-        usage_id, request_id, segment,
+        usage_id,
+        request_id,
+        segment,
     )
 
 

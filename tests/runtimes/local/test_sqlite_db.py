@@ -25,7 +25,12 @@ async def test_rows_are_dicts_and_run_reports_changes_and_row_id(db: SQLiteDatab
     result = await db.run(
         "INSERT INTO failover_logs (request_id, from_provider, error_class, elapsed_ms, result, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        "req_1", "openai", "timeout", 1200, "failed_over", 1_700_000_000_000,
+        "req_1",
+        "openai",
+        "timeout",
+        1200,
+        "failed_over",
+        1_700_000_000_000,
     )
     assert result == RunResult(changes=1, last_row_id=1)
     row = await db.first("SELECT request_id, elapsed_ms, to_provider FROM failover_logs WHERE id = ?", 1)
@@ -59,7 +64,11 @@ async def test_foreign_keys_are_enforced_like_d1(db: SQLiteDatabase) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
         await db.run(
             "INSERT INTO api_keys (id, workspace_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            "key_1", "ws_missing", "vgw_abc", "hash", 1,
+            "key_1",
+            "ws_missing",
+            "vgw_abc",
+            "hash",
+            1,
         )
 
 
@@ -90,7 +99,9 @@ async def test_two_hundred_concurrent_writers_all_land(db: SQLiteDatabase) -> No
         return await db.run(
             "INSERT INTO failover_logs (request_id, from_provider, error_class, elapsed_ms, result, created_at)"
             " VALUES (?, 'openai', 'timeout', ?, 'failed_over', ?)",
-            f"req_{i}", i, i,
+            f"req_{i}",
+            i,
+            i,
         )
 
     results = await asyncio.gather(*(record(i) for i in range(200)))

@@ -49,7 +49,12 @@ def wrangler_database(tmp_path: Path) -> Path:
     }
     done = subprocess.run(
         ["wrangler", "d1", "migrations", "apply", "DB", "--local"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     files = [p for p in (work / ".wrangler").rglob("*.sqlite") if "D1DatabaseObject" in str(p) and p.stem != "metadata"]

@@ -124,7 +124,9 @@ class PyProxy:
 
     def __call__(self, *args: Any) -> Any:
         if self.destroyed:
-            raise JsException("Error", "This borrowed proxy was automatically destroyed / Object has already been destroyed")
+            raise JsException(
+                "Error", "This borrowed proxy was automatically destroyed / Object has already been destroyed"
+            )
         return self._obj(*args)
 
     def destroy(self) -> None:
@@ -373,7 +375,9 @@ class Network:
         headers = JsHeaders(raw_headers if isinstance(raw_headers, Mapping) else [tuple(p) for p in raw_headers])
         body = options.get("body")
         if body is not None and method.upper() in ("GET", "HEAD"):
-            raise OSError("Request with a GET or HEAD method cannot have a body.")  # pyfetch turns TypeError into OSError
+            raise OSError(
+                "Request with a GET or HEAD method cannot have a body."
+            )  # pyfetch turns TypeError into OSError
         if isinstance(body, JsProxy):
             body = body.to_bytes()
         elif isinstance(body, str):
@@ -403,7 +407,9 @@ def forward_to(client: Any) -> Handler:
         try:
             upstream = await client.send(built, stream=True)
         except httpx.HTTPError as exc:
-            raise JsException("TypeError", f"Network connection lost. ({type(exc).__name__} for {request.url})") from None
+            raise JsException(
+                "TypeError", f"Network connection lost. ({type(exc).__name__} for {request.url})"
+            ) from None
 
         async def body() -> Any:
             try:
@@ -414,9 +420,13 @@ def forward_to(client: Any) -> Handler:
             finally:
                 await upstream.aclose()
 
-        return JsResponse(status=upstream.status_code, headers=JsHeaders(upstream.headers.multi_items()),
-                          body=ReadableStream(body(), request.options.get("signal")),
-                          statusText=upstream.reason_phrase, url=request.url)
+        return JsResponse(
+            status=upstream.status_code,
+            headers=JsHeaders(upstream.headers.multi_items()),
+            body=ReadableStream(body(), request.options.get("signal")),
+            statusText=upstream.reason_phrase,
+            url=request.url,
+        )
 
     return handler
 
@@ -547,8 +557,14 @@ class D1Statement(_Binding):
         return {
             "success": True,
             "results": [{c: _d1_cell(v) for c, v in zip(columns, row)} for row in rows],
-            "meta": {"changes": writes, "last_row_id": cursor.lastrowid or 0, "rows_read": len(rows),
-                     "rows_written": writes, "changed_db": writes > 0, "duration": 0.1},
+            "meta": {
+                "changes": writes,
+                "last_row_id": cursor.lastrowid or 0,
+                "rows_read": len(rows),
+                "rows_written": writes,
+                "changed_db": writes > 0,
+                "duration": 0.1,
+            },
         }
 
     def _out(self, value: Any) -> Any:
@@ -607,9 +623,13 @@ class KVNamespace(_Binding):
         opts = _js_options(options, kwargs)
         ttl = opts.get("expirationTtl")
         if ttl is not None and ttl < 60:
-            raise JsException("Error", f"KV PUT failed: 400 Invalid expiration_ttl of {ttl}. Expiration TTL must be at least 60.")
+            raise JsException(
+                "Error", f"KV PUT failed: 400 Invalid expiration_ttl of {ttl}. Expiration TTL must be at least 60."
+            )
         if not isinstance(value, str):
-            raise JsException("TypeError", "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams")
+            raise JsException(
+                "TypeError", "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams"
+            )
         self.data[key] = value
         if ttl is not None:
             self.ttls[key] = ttl
@@ -622,10 +642,9 @@ class KVNamespace(_Binding):
         self.list_calls.append(opts)
         names = sorted(k for k in self.data if k.startswith(opts.get("prefix", "")))
         start = int(opts["cursor"]) if opts.get("cursor") else 0
-        page = names[start:start + self.page_size]
+        page = names[start : start + self.page_size]
         complete = start + self.page_size >= len(names)
-        result: dict[str, Any] = {"keys": [{"name": n} for n in page], "list_complete": complete,
-                                  "cacheStatus": None}
+        result: dict[str, Any] = {"keys": [{"name": n} for n in page], "list_complete": complete, "cacheStatus": None}
         if not complete:
             result["cursor"] = str(start + self.page_size)
         return _rpc_out(result)
@@ -764,8 +783,13 @@ def build() -> StandIns:
     pyodide = types.ModuleType("pyodide")
     pyodide.__version__ = "0.28.2"  # type: ignore[attr-defined]
     ffi = types.ModuleType("pyodide.ffi")
-    for name, value in {"JsException": JsException, "JsProxy": JsProxy, "create_proxy": create_proxy,
-                        "to_js": to_js, "jsnull": jsnull}.items():
+    for name, value in {
+        "JsException": JsException,
+        "JsProxy": JsProxy,
+        "create_proxy": create_proxy,
+        "to_js": to_js,
+        "jsnull": jsnull,
+    }.items():
         setattr(ffi, name, value)
     pyodide.ffi = ffi  # type: ignore[attr-defined]
 
@@ -777,8 +801,14 @@ def build() -> StandIns:
     asgi_module.__getattr__ = asgi.__getattr__  # type: ignore[attr-defined]
 
     workers = types.ModuleType("workers")
-    for name, value in {"fetch": network.fetch, "Response": Response, "WorkerEntrypoint": WorkerEntrypoint,
-                        "DurableObject": DurableObject, "asgi": asgi_module, "JsDict": JsDict}.items():
+    for name, value in {
+        "fetch": network.fetch,
+        "Response": Response,
+        "WorkerEntrypoint": WorkerEntrypoint,
+        "DurableObject": DurableObject,
+        "asgi": asgi_module,
+        "JsDict": JsDict,
+    }.items():
         setattr(workers, name, value)
 
     modules = {"pyodide": pyodide, "pyodide.ffi": ffi, "js": js, "workers": workers, "workers.asgi": asgi_module}

@@ -19,8 +19,9 @@ def d1(request, sdk, sqlite_conn) -> tuple[D1Database, standins.D1Database]:
 
 async def test_run_all_first_round_trip_values(d1):
     db, _ = d1
-    result = await db.run("INSERT INTO wr_items (name, flag, payload, note) VALUES (?, ?, ?, ?)",
-                          "alpha", True, b"\x00\x01\xff", None)
+    result = await db.run(
+        "INSERT INTO wr_items (name, flag, payload, note) VALUES (?, ?, ?, ?)", "alpha", True, b"\x00\x01\xff", None
+    )
     assert result == RunResult(changes=1, last_row_id=1)
     await db.run("INSERT INTO wr_items (name, flag) VALUES (?, ?)", "beta", False)
 
@@ -45,18 +46,22 @@ async def test_update_reports_changes(d1):
 
 async def test_batch_is_atomic(d1):
     db, binding = d1
-    results = await db.batch([
-        ("INSERT INTO wr_items (name) VALUES (?)", ("one",)),
-        ("INSERT INTO wr_items (name) VALUES (?)", ("two",)),
-    ])
+    results = await db.batch(
+        [
+            ("INSERT INTO wr_items (name) VALUES (?)", ("one",)),
+            ("INSERT INTO wr_items (name) VALUES (?)", ("two",)),
+        ]
+    )
     assert [r.changes for r in results] == [1, 1]
     assert binding.calls[-1][0] == "BATCH"  # one D1 batch call, not statement by statement
 
     with pytest.raises(standins.JsException, match="UNIQUE"):
-        await db.batch([
-            ("INSERT INTO wr_items (name) VALUES (?)", ("three",)),
-            ("INSERT INTO wr_items (name) VALUES (?)", ("one",)),  # violates UNIQUE: nothing of the batch stays
-        ])
+        await db.batch(
+            [
+                ("INSERT INTO wr_items (name) VALUES (?)", ("three",)),
+                ("INSERT INTO wr_items (name) VALUES (?)", ("one",)),  # violates UNIQUE: nothing of the batch stays
+            ]
+        )
     assert [r["name"] for r in await db.all("SELECT name FROM wr_items ORDER BY id")] == ["one", "two"]
     assert await db.batch([]) == []
 

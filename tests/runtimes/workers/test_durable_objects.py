@@ -79,10 +79,12 @@ async def test_health_object_over_rpc_with_the_real_monitor(sdk, sqlite_conn):
     env = standins.Env(DB=standins.D1Database(sqlite_conn))
     namespace = standins.DurableObjectNamespace(lambda state: health_do.ProviderHealthMonitor(state, env))
     health = DurableObjectHealthService(namespace)
-    await health.report([
-        {"provider": "openai", "ok": False, "latency_ms": None, "error_class": "server", "at": 1_000},
-        {"provider": "deepgram", "ok": True, "latency_ms": 120.0, "error_class": None, "at": 1_000},
-    ])
+    await health.report(
+        [
+            {"provider": "openai", "ok": False, "latency_ms": None, "error_class": "server", "at": 1_000},
+            {"provider": "deepgram", "ok": True, "latency_ms": 120.0, "error_class": None, "at": 1_000},
+        ]
+    )
     snapshot = await health.snapshot()
     assert snapshot["openai"]["status"] in ("degraded", "down") and snapshot["openai"]["consecutiveFailures"] == 1
     assert snapshot["deepgram"]["status"] == "healthy" and snapshot["deepgram"]["latencyMs"] == 120.0

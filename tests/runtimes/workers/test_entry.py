@@ -86,8 +86,11 @@ def small_app(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         async def probe() -> dict[str, Any]:
             runtime.tasks.spawn(asyncio.sleep(0))
             await runtime.kv.put("seen", "yes")
-            return {"environment": runtime.env.get("ENVIRONMENT"), "max": runtime.env.get("MAX_AUDIO_BYTES"),
-                    "ai": "AI" in runtime.extras}
+            return {
+                "environment": runtime.env.get("ENVIRONMENT"),
+                "max": runtime.env.get("MAX_AUDIO_BYTES"),
+                "ai": "AI" in runtime.extras,
+            }
 
         return app
 
@@ -146,7 +149,12 @@ def test_the_first_request_imports_no_core_module_the_import_snapshot_could_hold
     would be imported again by every new isolate, on its first request."""
     root = Path(__file__).resolve().parents[3]
     result = subprocess.run(
-        [sys.executable, "-c", FIRST_REQUEST_IMPORTS], cwd=root, capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-c", FIRST_REQUEST_IMPORTS],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])},
     )
     assert result.returncode == 0, result.stderr

@@ -25,12 +25,14 @@ release_second_chunk = threading.Event()
 
 
 async def echo(request: Request) -> Response:
-    return JSONResponse({
-        "method": request.method,
-        "query": request.url.query,
-        "headers": [[k.decode(), v.decode()] for k, v in request.scope["headers"]],
-        "body": (await request.body()).hex(),
-    })
+    return JSONResponse(
+        {
+            "method": request.method,
+            "query": request.url.query,
+            "headers": [[k.decode(), v.decode()] for k, v in request.scope["headers"]],
+            "body": (await request.body()).hex(),
+        }
+    )
 
 
 async def gated_stream(request: Request) -> Response:
@@ -64,13 +66,15 @@ async def stall(request: Request) -> Response:
     return StreamingResponse(body())
 
 
-APP = Starlette(routes=[
-    Route("/echo", echo, methods=["GET", "POST", "PUT", "DELETE"]),
-    Route("/stream", gated_stream),
-    Route("/gzip", gzipped),
-    Route("/hang", hang),
-    Route("/stall", stall),
-])
+APP = Starlette(
+    routes=[
+        Route("/echo", echo, methods=["GET", "POST", "PUT", "DELETE"]),
+        Route("/stream", gated_stream),
+        Route("/gzip", gzipped),
+        Route("/hang", hang),
+        Route("/stall", stall),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +94,8 @@ async def client(sdk: standins.StandIns) -> AsyncIterator[httpx.AsyncClient]:
 async def test_round_trip_carries_method_headers_and_body(client, server, sdk):
     payload = bytes(range(256))
     response = await client.post(
-        f"{server.url}/echo?voice=alloy", content=payload,
+        f"{server.url}/echo?voice=alloy",
+        content=payload,
         headers=[("X-Trace", "one"), ("X-Trace", "two"), ("Content-Type", "application/octet-stream")],
     )
     assert response.status_code == 200

@@ -26,9 +26,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 async def test_build_runtime_wires_the_workers_ports(sdk, sqlite_conn):
     env = standins.Env(
-        DB=standins.D1Database(sqlite_conn), KV=standins.KVNamespace(),
+        DB=standins.D1Database(sqlite_conn),
+        KV=standins.KVNamespace(),
         PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None),
-        OPENAI_API_KEY="sk-test", ATTEMPT_TIMEOUT_SECONDS=7.5, DEFAULT_STRATEGY=None, UNRELATED="ignored",
+        OPENAI_API_KEY="sk-test",
+        ATTEMPT_TIMEOUT_SECONDS=7.5,
+        DEFAULT_STRATEGY=None,
+        UNRELATED="ignored",
     )
     runtime = build_runtime(env)
     try:
@@ -74,8 +78,15 @@ def test_every_variable_the_core_reads_is_passed_through():
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True, check=False,
-                          timeout=60, env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_core_and_workers_adapters_import_without_js():
@@ -149,8 +160,10 @@ async def test_workspace_limiter_binding_selects_leasing_over_rpc(sdk, sqlite_co
 
     namespace = standins.DurableObjectNamespace(lambda state: RecordingLimiter())
     env = standins.Env(
-        DB=standins.D1Database(sqlite_conn), KV=standins.KVNamespace(),
-        PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None), WORKSPACE_LIMITS=namespace,
+        DB=standins.D1Database(sqlite_conn),
+        KV=standins.KVNamespace(),
+        PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None),
+        WORKSPACE_LIMITS=namespace,
     )
     runtime = build_runtime(env)
     try:
@@ -172,8 +185,10 @@ async def test_ai_binding_comes_with_a_websocket_adopter(sdk, sqlite_conn):
 
     ai = object()
     env = standins.Env(
-        DB=standins.D1Database(sqlite_conn), KV=standins.KVNamespace(),
-        PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None), AI=ai,
+        DB=standins.D1Database(sqlite_conn),
+        KV=standins.KVNamespace(),
+        PROVIDER_HEALTH=standins.DurableObjectNamespace(lambda state: None),
+        AI=ai,
     )
     runtime = build_runtime(env)
     try:

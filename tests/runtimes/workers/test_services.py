@@ -117,6 +117,7 @@ async def test_a_stub_dies_with_its_request_but_the_service_works_across_request
 
 async def test_health_client_takes_a_stub_per_call(sdk):
     """A stub belongs to the request that made it (workerd throws when another request uses it): one per call."""
+
     class Flaky(RecordingHealthObject):
         calls = 0
 
@@ -150,8 +151,11 @@ def upgrade_with(sdk: standins.StandIns, socket: standins.JsWebSocket | None, st
 async def test_websocket_opens_with_fetch_and_relays_both_ways(sdk):
     socket = standins.JsWebSocket()
     upgrade_with(sdk, socket)
-    ws = await open_websocket("wss://gateway.ai.cloudflare.com/v1/acct/gw/workers-ai?model=flux",
-                              {"cf-aig-authorization": "Bearer t"}, timeout=1)
+    ws = await open_websocket(
+        "wss://gateway.ai.cloudflare.com/v1/acct/gw/workers-ai?model=flux",
+        {"cf-aig-authorization": "Bearer t"},
+        timeout=1,
+    )
 
     sent = sdk.network.sent[0]
     assert sent.url == "https://gateway.ai.cloudflare.com/v1/acct/gw/workers-ai?model=flux"
