@@ -91,27 +91,23 @@ def start_fake(vendor: str) -> tuple[Process, str]:
     return proc, url
 
 
-def start_gateway(env: dict[str, str]) -> tuple[Process, str, str, Path]:
+def start_dev(env: dict[str, str], state: Path) -> tuple[Process, str]:
+    """``voice-gateway dev`` on a free port over ``state`` (a new or an existing state dir), once it answers."""
     port = free_port()
-    state = Path(tempfile.mkdtemp(prefix="vgw-bench-"))
     proc = Process(
-        [
-            sys.executable,
-            "-m",
-            "runtimes.local.cli",
-            "dev",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state),
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "runtimes.local.cli", "dev", "--port", str(port), "--state-dir", str(state),
+         "--log-level", "warning"],
         env=env,
         cwd=str(state),
-    )
+    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     proc.wait_http(url + "/health")
+    return proc, url
+
+
+def start_gateway(env: dict[str, str]) -> tuple[Process, str, str, Path]:
+    state = Path(tempfile.mkdtemp(prefix="vgw-bench-"))
+    proc, url = start_dev(env, state)
     key = next(line.split("VGW_KEY=", 1)[1] for line in proc.lines if "VGW_KEY=" in line)
     # Benchmarks measure the gateway, not the default 60 requests/minute: lift the dev workspace's rate limits
     # (they are still checked on every request, just never hit).

@@ -163,30 +163,10 @@ async def crash_rows(fake_url: str, kills: int, seed: int) -> None:
 
 
 def _restart(env: dict[str, str], state: tuple[Path, str]):  # type: ignore[no-untyped-def]
-    import sys
-
-    from bench._procs import Process, free_port
+    from bench._procs import start_dev
 
     state_dir, key = state
-    port = free_port()
-    proc = Process(
-        [
-            sys.executable,
-            "-m",
-            "runtimes.local.cli",
-            "dev",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state_dir),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=str(state_dir),
-    )
-    url = f"http://127.0.0.1:{port}"
-    proc.wait_http(url + "/health")
+    proc, url = start_dev(env, state_dir)
     return proc, url, key, state_dir
 
 
