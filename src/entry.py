@@ -39,7 +39,7 @@ def app_for(env: Any) -> Any:
     global _app, _gateway
     if _app is None:
         fastapi_app = create_app(build_runtime(env))
-        _gateway = getattr(fastapi_app.state, "gateway", None)
+        _gateway = fastapi_app.state.gateway
         _app = without_lifespan(fastapi_app)
     return _app
 
@@ -61,8 +61,13 @@ class Default(WorkerEntrypoint):
 
     async def scheduled(self, controller: Any, env: Any = None, ctx: Any = None) -> None:
         """Cron safety net: run the health object's periodic work now and make sure its alarm chain is alive; fetch
-        voice-agent calls whose end webhook never came."""
-        await getattr(self.env, BINDING_HEALTH).getByName(HEALTH_OBJECT_NAME).tick()
-        app_for(self.env)
-        if _gateway is not None:
-            await call_service(_gateway).reconcile()
+        voice-agent calls whose end webhook never came. Work the pass spawns (limiter releases, usage flushes) is
+        tied to this invocation's waitUntil, as a request's is."""
+        token = current_ctx.set(ctx or self.ctx)
+        try:
+            await getattr(self.env, BINDING_HEALTH).getByName(HEALTH_OBJECT_NAME).tick()
+            app_for(self.env)
+            if _gateway is not None:
+                await call_service(_gateway).reconcile()
+        finally:
+            current_ctx.reset(token)

@@ -41,7 +41,6 @@ MAX_ROWS_PER_BATCH = 100  # plus up to two billing-period statements per workspa
 FLUSH_DELAY_SECONDS = 0.1
 FLUSH_AT_RECORDS = 100
 RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)
-REQUESTS_PER_BATCH = 100  # request-log rows per batch, on top of the usage/failover share
 
 USAGE, FAILOVER, ADMISSION, REQUEST, STATEMENT = "usage", "failover", "admission", "request", "statement"
 STATEMENTS: dict[str, Callable[[Any], Statement]] = {

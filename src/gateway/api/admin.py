@@ -15,6 +15,7 @@ from gateway.errors import Forbidden, InvalidRequest
 from gateway.routing.directory import PLATFORM_KEY_PREFIX
 from gateway.routing.select import require_known_provider
 from gateway.routing.strategies import STRATEGIES
+from gateway.services import Gateway
 from gateway.speech_cache.report import cache_report
 from gateway.store.failovers import list_failovers
 from gateway.store.usage import period_bounds, period_of
@@ -218,10 +219,7 @@ async def admin_usage(
 ) -> dict[str, Any]:
     gateway = found.gateway
     require_found(await gateway.workspaces.get(workspaceId), "workspace")
-    await gateway.recorder.flush()
-    chosen = _period(period, int(gateway.runtime.clock.time() * 1000))
-    report = await gateway.usage.report(workspaceId, chosen)
-    return {**report, "cache": await cache_report(gateway.runtime.db, gateway.speech_cache, workspaceId, chosen)}
+    return await _usage_report(gateway, workspaceId, period)
 
 
 @router.get("/usage")
@@ -230,11 +228,15 @@ async def own_usage(
 ) -> dict[str, Any]:
     if workspaceId is not None and workspaceId != found.workspace_id:
         raise Forbidden("a workspace key can only read its own usage")
-    gateway = found.gateway
+    return await _usage_report(found.gateway, found.workspace_id, period)
+
+
+async def _usage_report(gateway: Gateway, workspace_id: str, period: str | None) -> dict[str, Any]:
+    """A period's usage report with its speech-cache section, after writing what is pending."""
     await gateway.recorder.flush()
     chosen = _period(period, int(gateway.runtime.clock.time() * 1000))
-    report = await gateway.usage.report(found.workspace_id, chosen)
-    return {**report, "cache": await cache_report(gateway.runtime.db, gateway.speech_cache, found.workspace_id, chosen)}
+    report = await gateway.usage.report(workspace_id, chosen)
+    return {**report, "cache": await cache_report(gateway.runtime.db, gateway.speech_cache, workspace_id, chosen)}
 
 
 @router.get("/admin/failovers")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from gateway.limits.service import DEFAULT_ESTIMATE_MICROS, Ask, LimitsService, Ticket
+from gateway.limits.service import Ask, LimitsService, Ticket
 from gateway.middleware import on_response_end
 
 # HTTP routes whose response is a long stream: they hold a ``concurrentStreams`` slot while the body flows.
@@ -29,7 +29,7 @@ async def admit(
     if stream is None:
         stream = scope.get("type") == "websocket" or scope.get("path") in STREAM_PATHS
     if estimate_micros is None:  # the route reserves its cheapest vendor's estimate once it knows its candidates
-        estimate_micros = getattr(limits, "admission_estimate", DEFAULT_ESTIMATE_MICROS)
+        estimate_micros = limits.admission_estimate
     ticket = await limits.admit(
         Ask(
             workspace_id=workspace_id,

@@ -62,7 +62,9 @@ async def select_candidates(
     if not able:
         raise NoProvidersAvailable(unservable(capability, asked, candidates, can_serve))
     if reserve is not None:
-        await reserve({c.id: estimate(c) for c in able})
+        costs = {c.id: estimate(c) for c in able}
+        await reserve(costs)
+        estimate = lambda c: costs[c.id]  # noqa: E731  # the strategy sorts by the figures just computed
     stored = await gateway.strategy_for(workspace_id)
     strategy, config = stored if stored else (gateway.settings.default_strategy, {})
     return order_candidates(

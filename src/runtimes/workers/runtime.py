@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from gateway.ports import Runtime, SystemClock
+from gateway.speech_cache.wiring import STORE_EXTRA
 
 from .cipher import WebCryptoCipher
 from .d1 import D1Database
@@ -78,7 +79,6 @@ BINDING_KV = "KV"
 BINDING_HEALTH = "PROVIDER_HEALTH"
 BINDING_AI = "AI"
 BINDING_LIMITS = "WORKSPACE_LIMITS"
-SPEECH_CACHE_STORE = "speech_cache_store"  # gateway.speech_cache.STORE_EXTRA
 ADOPT_WEBSOCKET = "adopt_websocket"  # providers.realtime.routes.ADOPT_WEBSOCKET (not imported: keep adapters lazy)
 
 
@@ -117,7 +117,8 @@ def build_runtime(env: Any) -> Runtime:
 
         extras[LIMITER_STUBS] = limiter_stubs(limits)
     kv = WorkersKV(getattr(env, BINDING_KV))
-    extras[SPEECH_CACHE_STORE] = KVSpeechCacheStore(kv)  # speech cache entries in the same namespace, own prefix
+    clock = SystemClock()
+    extras[STORE_EXTRA] = KVSpeechCacheStore(kv, clock)  # speech cache entries in the same namespace, own prefix
     return Runtime(
         db=D1Database(getattr(env, BINDING_DB)),
         kv=kv,
@@ -126,7 +127,7 @@ def build_runtime(env: Any) -> Runtime:
         http=httpx.AsyncClient(transport=WorkersFetchTransport(), trust_env=False),
         tasks=WorkersBackgroundTasks(),
         env=string_vars(env),
-        clock=SystemClock(),
+        clock=clock,
         open_websocket=open_websocket,
         cipher=WebCryptoCipher(),
         extras=extras,
