@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -183,7 +183,8 @@ class CallService:
             unit_prices={Unit.MINUTE: per_minute.quantize(Decimal("0.000001"))},
         ).row(request_id=row["id"], workspace_id=row["workspace_id"], api_key_id=row["api_key_id"],
               created_at_ms=self.now_ms())  # fmt: skip
-        billed = await self.calls.bill(row["id"], to_micros(provider_cost), usage, round(minutes, 4), self.now_ms())
+        usage = replace(usage, minutes=round(minutes, 4))
+        billed = await self.calls.bill(row["id"], to_micros(provider_cost), usage, self.now_ms())
         if billed:
             gateway.limits.charge(usage)  # the budget counts the call now (never awaits)
             log.info("call %s billed: %s min, provider %s USD%s", row["id"], round(minutes, 2), provider_cost,

@@ -23,14 +23,6 @@ CALL_COLUMNS = (
 )  # fmt: skip
 
 
-def call_usage_statement(row: UsageRow, minutes: float) -> Statement:
-    """The shared usage INSERT (``INSERT OR IGNORE``, one row per request segment) plus the call's minutes."""
-    sql, params = usage_statement(row)
-    head, _, _ = sql.partition(") VALUES")
-    marks = ", ".join("?" for _ in range(len(params) + 1))
-    return f"{head}, minutes) VALUES ({marks})", (*params, minutes)
-
-
 @dataclass(frozen=True)
 class Agent:
     workspace_id: str
@@ -144,7 +136,7 @@ class CallStore:
         )  # fmt: skip
         return result.changes == 1
 
-    async def bill(self, call_id: str, cost_micros: int, usage: UsageRow, minutes: float, now_ms: int) -> bool:
+    async def bill(self, call_id: str, cost_micros: int, usage: UsageRow, now_ms: int) -> bool:
         """Mark the call billed and write its usage row, atomically; True only for the one caller that billed it."""
         statements: list[Statement] = [
             (
@@ -155,7 +147,7 @@ class CallStore:
                 (now_ms, cost_micros, now_ms, call_id),
             ),
             *period_statements(usage.workspace_id, usage.billing_period, now_ms),
-            call_usage_statement(usage, minutes),
+            usage_statement(usage),
         ]
         results = await self.db.batch(statements)
         return results[0].changes == 1

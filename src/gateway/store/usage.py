@@ -54,6 +54,7 @@ class UsageRow:
     final_cost_micros: int
     created_at: int
     saved_cost_micros: int | None = None  # a speech-cache hit: the vendor cost it avoided (migration 0005)
+    minutes: float | None = None  # a voice-agent call's length (migration 0004)
 
     @property
     def billing_period(self) -> str:
@@ -79,8 +80,8 @@ def usage_statement(row: UsageRow) -> Statement:
     return (
         "INSERT OR IGNORE INTO usage_records (id, request_id, workspace_id, api_key_id, provider, resource, model,"
         " segment, characters, audio_seconds, input_tokens, output_tokens, unit_prices, provider_cost_micros,"
-        " markup_percentage, final_cost_micros, billing_period, created_at, saved_cost_micros)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " markup_percentage, final_cost_micros, billing_period, created_at, saved_cost_micros, minutes)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             new_id("use"),
             row.request_id,
@@ -101,6 +102,7 @@ def usage_statement(row: UsageRow) -> Statement:
             row.billing_period,
             row.created_at,
             row.saved_cost_micros,
+            row.minutes,
         ),
     )
 
