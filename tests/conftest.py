@@ -76,6 +76,14 @@ class GatewayHarness:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
+    async def set_limits(self, **limits: Any) -> None:
+        """Change the workspace's limits through the admin API; the change must be accepted, or a test meant to
+        exercise something else would quietly be exercising the rate limiter."""
+        r = await self.client.patch(
+            f"/admin/workspaces/{self.workspace_id}", json={"limits": limits}, headers=self.admin
+        )
+        assert r.status_code == 200, r.text
+
     async def settle(self) -> None:
         """Wait for after-response work (usage rows, failover logs) to be written."""
         await self.gateway.recorder.flush()  # also wakes a scheduled flush, so draining does not wait out its delay

@@ -23,8 +23,13 @@ import pytest
 
 from tests.test_local_server import LocalServer
 
-pytest.importorskip("espeakng_loader")
-pytest.importorskip("pocketsphinx")
+try:  # the built-in engine serves every offline example; CI installs it (the default groups), so there it must be
+    import espeakng_loader  # noqa: F401
+    import pocketsphinx  # noqa: F401
+except ImportError as missing:
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip(f"the built-in engine is not installed ({missing})", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

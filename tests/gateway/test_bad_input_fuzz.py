@@ -133,9 +133,7 @@ CONTENT_TYPES = [
 @pytest.mark.parametrize("seed", range(4))
 async def test_random_bodies_never_break_the_gateway(gw: GatewayHarness, seed: int) -> None:
     rng = random.Random(seed)
-    await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}",
-                          json={"limits": {"requestsPerMinute": 100000, "requestsPerHour": 1000000}},
-                          headers=gw.admin)  # fmt: skip
+    await gw.set_limits(requestsPerMinute=100000, requestsPerHour=1000000)
     statuses: dict[int, int] = {}
     for _ in range(ITERATIONS):
         method, path = rng.choice(ROUTES)
@@ -225,9 +223,7 @@ async def test_any_text_encoding_is_never_a_500(gw: GatewayHarness) -> None:
 
     drawn: list[tuple[bytes, tuple[str, str]]] = []
     examples()
-    await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}",
-                          json={"limits": {"requestsPerMinute": 100000, "requestsPerHour": 1000000}},
-                          headers=gw.admin)  # fmt: skip
+    await gw.set_limits(requestsPerMinute=100000, requestsPerHour=1000000)
     for body, (method, path) in drawn:
         path = path.format(ws=gw.workspace_id)
         auth = gw.admin if path.startswith("/admin") else gw.auth()
@@ -265,9 +261,7 @@ async def test_hostile_wav_headers_are_refused_or_served_never_a_500(gw: Gateway
 
     drawn: list[bytes] = []
     examples()
-    await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}",
-                          json={"limits": {"requestsPerMinute": 100000, "requestsPerHour": 1000000}},
-                          headers=gw.admin)  # fmt: skip
+    await gw.set_limits(requestsPerMinute=100000, requestsPerHour=1000000)
     for wav in drawn:
         r = await gw.client.post("/voice/transcribe", content=wav, headers={**gw.auth(), "Content-Type": "audio/wav"})
         assert r.status_code < 500 or r.status_code in (502, 503, 504), (r.status_code, wav[:44].hex(), r.text[:200])

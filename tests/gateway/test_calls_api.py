@@ -201,10 +201,7 @@ async def test_a_missing_end_webhook_is_reconciled_from_the_vendor(gw: GatewayHa
 
 
 async def test_concurrent_call_limit_per_workspace(gw: GatewayHarness) -> None:
-    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"concurrentCalls": 1}},
-                              headers=gw.admin)  # fmt: skip
-    assert r.status_code == 200, r.text
-    gw.gateway.forget_workspace(gw.workspace_id)
+    await gw.set_limits(concurrentCalls=1)  # the admin route forgets the cached workspace itself
     assert (await create(gw, type="web")).status_code == 201
     refused = await create(gw, type="web")
     assert refused.status_code == 429 and refused.json()["error"]["limit"] == "concurrentCalls"
@@ -271,10 +268,7 @@ async def test_a_hanging_vendor_times_out_and_the_call_lands_on_the_other(
 
 
 async def test_budgets_count_call_cost(gw: GatewayHarness, retell_fake: FakeServer) -> None:
-    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"monthlyBudgetUsd": 1}},
-                              headers=gw.admin)  # fmt: skip
-    assert r.status_code == 200, r.text
-    gw.gateway.forget_workspace(gw.workspace_id)
+    await gw.set_limits(monthlyBudgetUsd=1)  # the admin route forgets the cached workspace itself
     created = (await create(gw, type="phone", to="+14155550123", provider="retell")).json()
     call = retell.finish(retell_fake.state, created["vendorCallId"], seconds=600, cost_cents=90)  # $0.90 → $1.125
     assert (await retell.send(gw.client, "call_ended", call)).statuses == [200]
@@ -286,10 +280,7 @@ async def test_budgets_count_call_cost(gw: GatewayHarness, retell_fake: FakeServ
 
 
 async def test_two_concurrent_creations_cannot_both_take_the_last_slot(gw: GatewayHarness) -> None:
-    r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"limits": {"concurrentCalls": 1}},
-                              headers=gw.admin)  # fmt: skip
-    assert r.status_code == 200, r.text
-    gw.gateway.forget_workspace(gw.workspace_id)
+    await gw.set_limits(concurrentCalls=1)  # the admin route forgets the cached workspace itself
     results = await asyncio.gather(*(create(gw, type="web") for _ in range(4)))
     assert sorted(r.status_code for r in results) == [201, 429, 429, 429]
 

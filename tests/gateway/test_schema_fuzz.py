@@ -69,7 +69,7 @@ def server(openai_fake: FakeServer, deepgram_fake: FakeServer) -> Iterator[Gatew
     try:
         asyncio.run(srv.setup_workspace())
         httpx.patch(f"{srv.url}/admin/workspaces/{srv.workspace_id}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                    json={"limits": {"requestsPerMinute": 10**6, "requestsPerHour": 10**7}})  # fmt: skip
+                    json={"limits": {"requestsPerMinute": 10**6, "requestsPerHour": 10**7}}).raise_for_status()  # fmt: skip
         yield srv
     finally:
         srv.stop()
