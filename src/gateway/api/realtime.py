@@ -24,6 +24,7 @@ from gateway.auth import bearer_token
 from gateway.billing import Charge
 from gateway.errors import ErrorClass, Forbidden, GatewayError, InvalidRequest, ProviderError
 from gateway.middleware import request_id_of
+from gateway.pipeline.entry import authenticate_token
 from gateway.ports import UpstreamWebSocket
 from gateway.routing.legs import LegPlan
 from gateway.routing.select import select_candidates
@@ -83,14 +84,10 @@ def credentials_of(websocket: WebSocket) -> tuple[str | None, str | None]:
 
 
 async def _authenticate(websocket: WebSocket, token: str | None) -> Caller:
-    gateway: Gateway = websocket.app.state.gateway
-    principal = await gateway.auth.authenticate(token)
-    if principal.workspace_id is None:
+    found = await authenticate_token(websocket.app.state.gateway, token, websocket.scope)
+    if found.workspace is None:
         raise Forbidden("realtime sessions need a workspace API key, not the admin token")
-    workspace = await gateway.workspace(principal.workspace_id)
-    if workspace is None or workspace.status != "active":
-        raise Forbidden("this workspace is not active")
-    return Caller(gateway, principal, request_id_of(websocket.scope), workspace).traced(websocket.scope)
+    return found
 
 
 async def _admit(found: Caller, websocket: WebSocket, estimate: Decimal) -> None:

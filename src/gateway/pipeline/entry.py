@@ -15,8 +15,14 @@ from gateway.services import Gateway
 
 
 async def authenticate(gateway: Gateway, authorization: str | None, scope: MutableMapping[str, Any]) -> RequestContext:
-    """A workspace key (or the admin token); a key of a workspace that is not active is refused."""
-    principal = await gateway.auth.authenticate(bearer_token(authorization))
+    """A workspace key (or the admin token) from an ``Authorization`` header."""
+    return await authenticate_token(gateway, bearer_token(authorization), scope)
+
+
+async def authenticate_token(gateway: Gateway, token: str | None, scope: MutableMapping[str, Any]) -> RequestContext:
+    """A workspace key (or the admin token) however it came (a header, a WebSocket subprotocol); a key of a
+    workspace that is not active is refused."""
+    principal = await gateway.auth.authenticate(token)
     workspace = None
     if principal.workspace_id is not None:
         workspace = await gateway.workspace(principal.workspace_id)
