@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from runtimes.local.http_client import vendor_http_client
+from runtimes.local.http_client import VendorClient, vendor_http_client
 from tests.fakes.harness import FakeServer, Fault, free_port
 
 
@@ -49,18 +49,24 @@ async def test_body_cut_midway_is_a_transport_error_not_a_timeout(openai_server:
 
 
 async def test_streams_arrive_in_chunks(openai_server: FakeServer) -> None:
+    openai_server.state.options["chunk_delay"] = 0.02  # pieces leave the vendor apart: each arrives as it comes
     async with vendor_http_client() as client:
         async with client.stream("POST", f"{openai_server.url}/v1/audio/speech", json=SPEECH, headers=AUTH) as r:
             assert r.status_code == 200
             chunks = [c async for c in r.aiter_bytes()]
+    openai_server.state.reset()
     assert len(chunks) > 1 and b"".join(chunks)[:2] == b"\xff\xfb"
 
 
 async def test_vendor_cookies_are_never_kept() -> None:
+    sent: list[str | None] = []
+
     def set_cookie(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("cookie"))
         return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, request=request)
 
-    async with vendor_http_client() as client:
-        client._transport = httpx.MockTransport(set_cookie)
+    async with VendorClient(httpx.MockTransport(set_cookie)) as client:
+        await client.get("http://vendor.test/")
         await client.get("http://vendor.test/")
         assert not client.cookies
+    assert sent == [None, None]
