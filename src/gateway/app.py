@@ -12,10 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api import console, docs, logs  # module level: in the Worker's import snapshot
 from gateway.asgi import GatewayMiddleware
+from gateway.direct_routes import direct_routes
 from gateway.errors import GatewayError, describe_validation_errors
 from gateway.middleware import request_id_of
 from gateway.openapi import build_openapi
 from gateway.ports import Runtime
+from gateway.request_log import RequestLog
 from gateway.services import Gateway
 from gateway.settings import VERSION
 
@@ -57,6 +59,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+class GatewayApp(FastAPI):
+    """The FastAPI app, with its exact-path routes called directly (``gateway.direct_routes``) inside the same
+    gateway layer (``gateway.asgi``) every other request passes through FastAPI's stack."""
+
+    gateway_layer: GatewayMiddleware
+    direct: dict[tuple[str, str], Any]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            route = self.direct.get((scope["method"], scope["path"]))
+            if route is not None:
+                scope["app"] = self
+                await self.gateway_layer.handle(route, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     gateway = Gateway.build(runtime)
 
@@ -65,7 +84,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         yield
         await gateway.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Voice AI Gateway",
         version=VERSION,
         description="One API in front of many speech and language vendors.",
@@ -78,25 +97,19 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
-    from gateway.api import admin, health, llm, openai_compat, realtime, speech_cache, stream, voice
+    from gateway.api import admin, calls, health, llm, openai_compat, realtime, speech_cache, stream, voice
 
-    # The hot routers first: each request pays for matching every route ahead of its own. Safe because /v1/* (with
-    # its catch-all) belongs to openai_compat alone, and health/logs/console/docs serve no /voice path.
-    app.include_router(openai_compat.router)
-    app.include_router(voice.router)
-    app.include_router(health.router)
-    app.include_router(logs.router)
-    app.include_router(console.router)
-    app.include_router(docs.router)
-    app.include_router(stream.router)
-    app.include_router(realtime.router)
-    app.include_router(admin.router)
-    app.include_router(speech_cache.router)
-    app.include_router(llm.router)
-    from gateway.api import calls  # voice-agent calls; its router's lifespan runs the local reconciliation pass
-
-    app.include_router(calls.router)
+    # The hot routers first: each request FastAPI routes pays for matching every route ahead of its own. Safe
+    # because /v1/* (with its catch-all) belongs to openai_compat alone, and health/logs/console/docs serve no /voice
+    # path. (calls: voice-agent calls; its router's lifespan runs the local reconciliation pass.)
+    routers = [openai_compat.router, voice.router, health.router, logs.router, console.router, docs.router,
+               stream.router, realtime.router, admin.router, speech_cache.router, llm.router, calls.router]  # fmt: skip
+    for router in routers:
+        app.include_router(router)
+    app.direct = direct_routes(app, routers)
     # Request id + error envelope, metrics, request log, durable rows: one ASGI layer (gateway.asgi)
-    app.add_middleware(GatewayMiddleware, gateway=gateway)
+    request_log = RequestLog(gateway)
+    app.add_middleware(GatewayMiddleware, gateway=gateway, request_log=request_log)
+    app.gateway_layer = GatewayMiddleware(None, gateway, request_log)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]  # request bodies, errors, bearer auth
     return app

@@ -23,16 +23,22 @@ Scope = dict[str, Any]
 
 
 class GatewayMiddleware:
-    def __init__(self, app: Any, gateway: Any) -> None:
+    """Around FastAPI's stack (``app``) — and, through :meth:`handle`, around the routes the app calls directly
+    (``gateway.direct_routes``), sharing one ``request_log``."""
+
+    def __init__(self, app: Any, gateway: Any, request_log: RequestLog | None = None) -> None:
         self.app = app
         self.metrics = gateway.metrics
         self.recorder = gateway.recorder
-        self.request_log = RequestLog(gateway)
+        self.request_log = request_log or RequestLog(gateway)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await self.handle(self.app, scope, receive, send)
+
+    async def handle(self, app: Any, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         request_id = request_id_of(scope)
         state = scope["state"]
@@ -118,7 +124,7 @@ class GatewayMiddleware:
 
         try:
             try:
-                await self.app(scope, receive, send_)
+                await app(scope, receive, send_)
             finally:
                 seconds = time.perf_counter() - started
                 if kind == "http":

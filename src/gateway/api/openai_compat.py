@@ -99,7 +99,12 @@ class OpenAIRoute(APIRoute):
     own envelope for every other route; catching here, inside the route, means they never see these errors."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        return self.wrap_handler(super().get_route_handler())
+
+    def wrap_handler(
+        self, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """``handler`` with every error rendered in OpenAI's shape (also used by ``gateway.direct_routes``)."""
 
         async def handle(request: Request) -> Response:
             try:
