@@ -11,16 +11,26 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+def new_row_id(prefix: str) -> str:
+    """An id for an internal row or lease (usage rows, admission leases): unique, never shown as a secret, made
+    per request — from the seeded generator, not a system call each (like request ids)."""
+    return f"{prefix}_{_generator().getrandbits(96):024x}"
+
+
 _ids: random.Random | None = None
 
 
 def new_request_id() -> str:
     """Unique, not secret (it is echoed in headers and logs): a generator seeded from the OS once per process —
     lazily, at the first request — instead of a system call per request."""
+    return f"req_{_generator().getrandbits(96):024x}"
+
+
+def _generator() -> random.Random:
     global _ids
     if _ids is None:
         _ids = random.Random(secrets.token_bytes(32))
-    return f"req_{_ids.getrandbits(96):024x}"
+    return _ids
 
 
 def _reseed_after_fork() -> None:

@@ -22,9 +22,9 @@ gate (something must be left); its estimate defaults to zero.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
+from gateway.ids import new_row_id
 from gateway.limits.policy import Limits
 from gateway.limits.windows import Window
 
@@ -176,7 +176,7 @@ class Ledger:
                 return refusal("audio", retry, "the workspace's monthly audio minutes are used up")
             audio = min(max(minimum_audio, int(request.get("audioMs", minimum_audio))), remaining_audio)
 
-        lease_id = secrets.token_hex(8)
+        lease_id = new_row_id("lease")
         permit_ttl = float(request.get("permitTtl", 0.0))
         for minute, hour in scopes:
             minute.add(now, permit_ttl, permits, lease_id)

@@ -13,13 +13,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.ids import new_id
+from gateway.ids import new_id, new_row_id
 from gateway.ports import Database, Statement
+
+_month: tuple[int, int, str] = (0, 0, "")  # [start, end) in epoch ms of the last month asked about, and its name
 
 
 def period_of(epoch_ms: int) -> str:
+    """The billing period (``YYYY-MM``, UTC) of ``epoch_ms``; date arithmetic only when the month changes (every
+    usage row asks)."""
+    global _month
+    start, end, period = _month
+    if start <= epoch_ms < end:
+        return period
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return f"{moment.year:04d}-{moment.month:02d}"
+    period = f"{moment.year:04d}-{moment.month:02d}"
+    _month = (*period_bounds(period), period)
+    return period
 
 
 def period_bounds(period: str) -> tuple[int, int]:
@@ -83,7 +93,7 @@ def usage_statement(row: UsageRow) -> Statement:
         " markup_percentage, final_cost_micros, billing_period, created_at, saved_cost_micros, minutes)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            new_id("use"),
+            new_row_id("use"),
             row.request_id,
             row.workspace_id,
             row.api_key_id,

@@ -10,6 +10,7 @@ event hooks — vendors use none of them) and a generic transport. So :class:`Ve
 
 from __future__ import annotations
 
+import json as _json
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,45 @@ class VendorClient(httpx.AsyncClient):
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
         super().__init__(transport=transport)
         self._vendor_transport = transport
+        self._default_headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
+
+    def build_request(  # type: ignore[override]
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: bytes | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        **others: Any,
+    ) -> httpx.Request:
+        """The request the adapters send most — a JSON or bytes body to an absolute URL, with a timeout — built
+        without httpx's merging of base URL, cookies and query parameters (a tenth of a vendor call's CPU); anything
+        else (``params=``, ``files=``, ``data=``) goes to httpx's own ``build_request``."""
+        others = {name: value for name, value in others.items() if value is not None}
+        if others or not isinstance(url, httpx.URL) or not isinstance(timeout, (int, float)):
+            if json is not None:
+                others["json"] = json
+            return super().build_request(method, url, content=content, headers=headers,
+                                         timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                                         **others)  # fmt: skip
+        body = content.encode() if isinstance(content, str) else content
+        if json is not None:
+            body = _json_bytes(json)
+        named = {k.lower().encode() for k in headers} if headers else set()
+        raw = [(b"Host", url.netloc)]
+        raw.extend(item for item in self._default_headers if item[0] not in named)  # the adapter's win
+        if headers:
+            raw.extend((k.encode(), v.encode()) for k, v in headers.items())
+        if json is not None and b"content-type" not in named:
+            raw.append((b"Content-Type", b"application/json"))
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            raw.append((b"Content-Length", str(len(body or b"")).encode()))
+        request = httpx.Request(method, url, headers=raw, stream=httpx.ByteStream(body or b""),
+                                extensions={"timeout": _timeouts(float(timeout))})  # fmt: skip
+        request.read()  # ``request.content`` readable, as httpx's own requests are
+        return request
 
     async def send(self, request: httpx.Request, *, stream: bool = False, **_: Any) -> httpx.Response:
         response = await self._vendor_transport.handle_async_request(request)
@@ -40,6 +80,16 @@ class VendorClient(httpx.AsyncClient):
             finally:
                 await response.aclose()
         return response
+
+
+def _json_bytes(value: Any) -> bytes:
+    # httpx's own encoding of ``json=`` (compact, UTF-8, non-ASCII kept), so vendors see the same bytes.
+    return _json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+@lru_cache(maxsize=64)
+def _timeouts(seconds: float) -> dict[str, float]:
+    return httpx.Timeout(seconds).as_dict()  # type: ignore[return-value]
 
 
 def vendor_http_client() -> httpx.AsyncClient:
