@@ -3,10 +3,12 @@
 # .bench-cache/ (git-ignored). Not part of CI: benchmarks are run by hand.
 #   LiteLLM proxy (PyPI)            -> .bench-cache/litellm-venv   (its own venv; `litellm` CLI)
 #   Portkey AI Gateway (npm)        -> .bench-cache/portkey        (Node; build/start-server.js)
-# Then: uv run python -m bench.overhead.run
+# Then: uv run python -m bench.overhead.run   (it measures them whenever they are installed here)
 set -euo pipefail
 
-LITELLM_VERSION=1.108.7  # the newest whose [proxy] extra resolves from PyPI here (1.110.2 needs a litellm-proxy not published)
+# The newest LiteLLM whose [proxy] extra resolves from PyPI today: later ones (1.110.2 checked) pin litellm-proxy /
+# litellm-proxy-extras releases that PyPI does not have.
+LITELLM_VERSION=1.108.7
 PORTKEY_VERSION=1.15.2
 # Portkey's Node build breaks on /v1/audio/speech with @hono/node-server >= 1.14 (its responses then carry the
 # upstream fetch's immutable Headers and Portkey's header writes throw "TypeError: immutable" -> 500; Portkey issue
@@ -34,5 +36,6 @@ JSON
 # Portkey's only install script is `patch-package`, which has no patches to apply in the published package.
 npm install --prefix .bench-cache/portkey --no-audit --no-fund --ignore-scripts
 
+version() { node -p "require('./.bench-cache/portkey/node_modules/$1/package.json').version"; }
 echo "LiteLLM $(.bench-cache/litellm-venv/bin/python -c 'import importlib.metadata as m; print(m.version("litellm"))')," \
-     "Portkey gateway $(node -p 'require("./.bench-cache/portkey/node_modules/@portkey-ai/gateway/package.json").version')"
+     "Portkey gateway $(version @portkey-ai/gateway) (@hono/node-server $(version @hono/node-server)), Node $(node --version)"
