@@ -83,6 +83,47 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants now alive (a server's workers), from the parent ids in /proc/*/stat."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # exited while we looked
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live descendants (workers, helper processes); children that exited and were
+    reaped count through their parent's cutime + cstime."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def tree_rss_mb(pid: int) -> float:
+    """VmRSS summed over a process tree (pages shared between workers are counted once per worker)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += rss_mb(member)
+        except OSError:
+            continue
+    return total
+
+
 def start_fake(vendor: str) -> tuple[Process, str]:
     port = free_port()
     proc = Process([sys.executable, "-m", "bench.serve_fake", vendor, str(port)])
@@ -160,4 +201,6 @@ def parse_wrk(out: str) -> dict:
     result["requests"] = int(total.group(1)) if total else 0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     result["non2xx"] = int(errors.group(1)) if errors else 0
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result["socket_errors"] = sum(int(n) for n in sockets.groups()) if sockets else 0
     return result
