@@ -7,6 +7,8 @@ small protocols. Tests hand it in-memory or SQLite-backed ones.
 
 from __future__ import annotations
 
+import sys
+import time as _time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -117,14 +119,15 @@ class UpstreamClosed(Exception):
 
 class SystemClock:
     def time(self) -> float:
-        import time
-
-        return time.time()
+        return _time.time()
 
     def monotonic(self) -> float:
-        import time
+        return _time.monotonic()
 
-        return time.monotonic()
+
+def print_line(line: str) -> None:
+    """One line on stdout, written at once (on Workers each becomes one ``console.log`` entry in Workers Logs)."""
+    sys.stdout.write(line + "\n")
 
 
 @dataclass
@@ -141,6 +144,8 @@ class Runtime:
     open_websocket: WebSocketOpener | None = None
     # AES-GCM/HKDF for sealing vendor keys (gateway.secrets_box.Cipher); without one, keys cannot be stored.
     cipher: Any | None = None
+    # Where the request log's JSON lines go (the local runtime batches them: a write per line cost a system call).
+    write_log_line: Callable[[str], None] = print_line
     # Runtime-specific extras the core may use when present (e.g. the Workers AI binding); never required.
     extras: dict[str, Any] = field(default_factory=dict)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -98,6 +97,7 @@ class RequestLog:
         self.gateway = gateway
         self.clock = gateway.runtime.clock
         env = gateway.runtime.env
+        self.write_line = gateway.runtime.write_log_line
         self.stdout = (env.get("REQUEST_LOG_STDOUT") or "true").lower() not in ("0", "false", "no", "off")
         self.retention_days = float(env.get("REQUEST_LOG_RETENTION_DAYS") or 30)
         self._next_prune = 0.0
@@ -139,7 +139,7 @@ class RequestLog:
         try:
             self.gateway.recorder.record_request(row)
             if self.stdout:
-                sys.stdout.write(json.dumps({"msg": "request", **row.to_json()}, separators=(",", ":")) + "\n")
+                self.write_line(json.dumps({"msg": "request", **row.to_json()}, separators=(",", ":")))
             self._maybe_prune()
         except Exception:  # the response is already out: a logging fault must not turn into an error
             log.exception("request log failed")

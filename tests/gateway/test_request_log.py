@@ -4,6 +4,7 @@ retention; the request metrics' histograms."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -121,7 +122,13 @@ def test_percentile_is_nearest_rank() -> None:
 
 async def test_one_json_line_per_request_on_stdout(gw: GatewayHarness, capsys: pytest.CaptureFixture[str]) -> None:
     r = await gw.client.post("/voice/synthesize", json={"text": TEXT}, headers=gw.auth())
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"msg":"request"')]
+    out = ""
+    for _ in range(100):  # the local runtime writes these lines in batches (runtimes.local.log_lines)
+        out += capsys.readouterr().out
+        if r.headers["x-request-id"] in out:
+            break
+        await asyncio.sleep(0.01)
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith('{"msg":"request"')]
     mine = [line for line in lines if line["requestId"] == r.headers["x-request-id"]]
     assert len(mine) == 1 and mine[0]["vendor"] == "openai" and mine[0]["status"] == 200
     assert TEXT not in json.dumps(lines) and gw.key not in json.dumps(lines)

@@ -225,20 +225,27 @@ async def speech(request: Request) -> Response:
         found.workspace_id, request.headers, as_asked, pinned=body.provider, dialect="openai"
     )
 
+    as_sent: dict[str, SynthesisRequest] = {}  # per vendor: asked by the filter, the estimate and the attempt
+
+    def request_for(provider: Provider) -> SynthesisRequest:
+        sent = as_sent.get(provider.id)
+        if sent is None:
+            sent = as_sent[provider.id] = speech_request_for(provider, body)
+        return sent
+
     def find_candidates() -> Awaitable[list[Candidate]]:
         return select_candidates(
             found.gateway,
             found.workspace_id,
             Capability.TTS,
             pinned=body.provider,
-            can_serve=lambda c: c.provider.supports_synthesis(speech_request_for(c.provider, body)),
-            estimate=lambda c: c.provider.estimate_synthesis_cost(speech_request_for(c.provider, body)),
+            can_serve=lambda c: c.provider.supports_synthesis(request_for(c.provider)),
+            estimate=lambda c: c.provider.estimate_synthesis_cost(request_for(c.provider)),
             asked=f"speech in {fmt}",
             reserve=found.reserve_budget,
         )
 
-    return await synthesis_response(found, lookup, find_candidates, lambda provider: speech_request_for(provider, body),
-                                    fmt)  # fmt: skip
+    return await synthesis_response(found, lookup, find_candidates, request_for, fmt)
 
 
 # -- POST /v1/audio/transcriptions ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
 from runtimes.local.http_client import vendor_http_client
 from runtimes.local.kv import SQLiteKV
+from runtimes.local.log_lines import BatchedLines
 from runtimes.local.speech_cache import DEFAULT_MAX_BYTES, LocalSpeechCacheStore
 from runtimes.local.sqlite_db import SQLiteDatabase
 from runtimes.local.tasks import LocalBackgroundTasks
@@ -59,6 +60,7 @@ async def build_local_runtime(
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     clock = SystemClock()
+    log_lines = BatchedLines()
     http = vendor_http_client()
     monitor = HealthMonitor(MemoryStorage(), clock, db, http=http, env=env)
     runtime = Runtime(
@@ -73,6 +75,7 @@ async def build_local_runtime(
         # A usage row is committed before the client sees the end of the response it pays for (gateway.recorder).
         extras={STORE_EXTRA: speech_cache, "durable_rows_before_response": True},
         cipher=CryptographyCipher(),
+        write_log_line=log_lines.write,
     )
 
     stop_alarms = asyncio.Event()
@@ -91,6 +94,7 @@ async def build_local_runtime(
         await kv.close()
         await speech_cache.close()
         await db.close()
+        log_lines.flush()
 
     runtime.on_close.append(close)
     return runtime
