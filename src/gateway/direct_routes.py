@@ -37,7 +37,7 @@ def direct_routes(app: FastAPI, routers: list[APIRouter]) -> dict[tuple[str, str
             earlier.append(route)
         elif _qualifies(route) and not any(other.path_regex.match(route.path) for other in earlier):
             call = _route_app(app, route)
-            for method in route.methods:
+            for method in route.methods or ():
                 table.setdefault((method, route.path), call)  # the first route registered wins, as in the router
     return table
 
@@ -76,7 +76,7 @@ def _route_app(app: FastAPI, route: APIRoute) -> ASGIApp:
             render = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
             if render is None:
                 raise
-            response = await render(request, exc)
+            response = await render(request, exc)  # type: ignore[misc]  # the app's handlers are all async
         await response(scope, receive, send)
 
     return run
