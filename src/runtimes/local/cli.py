@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
-from runtimes.local.config import load_env
+from runtimes.local import startup
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +43,8 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
+    from runtimes.local.config import load_env
     from runtimes.local.runtime import build_local_runtime, warm_up_when_started
     from runtimes.local.static import mount_static
 
@@ -110,6 +111,8 @@ def run(main_coroutine: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "worker" or (args.command == "dev" and args.workers <= 1):
+        startup.begin()  # a process that will build the app and serve (the supervisor of --workers does neither)
     logging.basicConfig(
         level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s"
     )

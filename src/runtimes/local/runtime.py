@@ -15,6 +15,7 @@ from gateway.health.monitor import HealthMonitor, InProcessHealthService, Memory
 from gateway.ports import Runtime, SystemClock, UpstreamWebSocket, WebSocketOpener
 from gateway.secrets_box import generate_secret
 from gateway.speech_cache import STORE_EXTRA
+from runtimes.local import startup
 from runtimes.local.bootstrap import write_once
 from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
@@ -131,8 +132,10 @@ def warm_up() -> None:
 
 
 async def warm_up_when_started(server: Any) -> None:
-    """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting."""
+    """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting; the start-up is over then
+    (``runtimes.local.startup.accepting``)."""
     while not server.started and not server.should_exit:
         await asyncio.sleep(0.05)
+    startup.accepting()
     if server.started:
         await asyncio.to_thread(warm_up)
