@@ -92,11 +92,19 @@ def uvicorn_config(app: Any, env: dict[str, str], **settings: Any) -> Any:
             linger_bytes=int(env.get("LINGER_BYTES") or 64 * 1024 * 1024),
         ),
         timeout_keep_alive=int(env.get("KEEP_ALIVE_SECONDS") or 5),  # idle kept-alive connections
-        ws="websockets-sansio",
+        ws=websocket_protocol,
         access_log=False,
         timeout_graceful_shutdown=5,
         **settings,
     )
+
+
+def websocket_protocol(**kwargs: Any) -> Any:
+    """uvicorn's sans-I/O WebSocket protocol ("websockets-sansio"), imported at the first WebSocket upgrade (or by
+    ``runtimes.local.runtime.warm_up``) instead of while the server starts."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    return WebSocketsSansIOProtocol(**kwargs)
 
 
 def run(main_coroutine: Any) -> Any:

@@ -119,12 +119,17 @@ def _websocket_opener() -> WebSocketOpener | None:
 
 
 def warm_up() -> None:
-    """Import what the first vendor call, WebSocket or sealed key would otherwise import (a few tenths of a second
-    together). Servers run it in a thread once they are accepting, so start-up does not wait for it."""
+    """Import what the first vendor call, WebSocket (either side) or sealed key would otherwise import (a few tenths
+    of a second together). Servers run it in a thread once they are accepting, so start-up does not wait for it."""
     from runtimes.local import http_client
 
     http_client.warm_up()
-    for module in ("runtimes.local.websocket", "cryptography.hazmat.primitives.ciphers.aead"):
+    modules = (
+        "runtimes.local.websocket",
+        "uvicorn.protocols.websockets.websockets_sansio_impl",  # the server's side (runtimes.local.cli)
+        "cryptography.hazmat.primitives.ciphers.aead",
+    )
+    for module in modules:
         try:
             importlib.import_module(module)
         except ImportError:
