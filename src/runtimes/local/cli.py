@@ -92,7 +92,7 @@ def uvicorn_config(app: Any, env: dict[str, str], **settings: Any) -> Any:
             linger_bytes=int(env.get("LINGER_BYTES") or 64 * 1024 * 1024),
         ),
         timeout_keep_alive=int(env.get("KEEP_ALIVE_SECONDS") or 5),  # idle kept-alive connections
-        ws=websocket_protocol,
+        ws=websocket_protocol,  # type: ignore[arg-type]  # a factory: uvicorn only calls it
         access_log=False,
         timeout_graceful_shutdown=5,
         **settings,
