@@ -170,3 +170,12 @@ def test_websocket_upgrade_right_after_start(server: LocalServer) -> None:
             ws.recv(timeout=10)
     assert event["type"] == "error" and event["error"]["type"] == "unauthorized"
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def test_health_probes_run_once_the_server_accepts(server: LocalServer, openai_fake: FakeServer) -> None:
+    """The health alarm's first probe waits until the server accepts and has warmed up (it would otherwise import
+    the vendor transport before the first 200): it still reaches every keyed vendor, as a model listing."""
+    deadline = time.monotonic() + 10
+    while ("GET", "/v1/models") not in [(r.method, r.path) for r in openai_fake.state.requests]:
+        assert time.monotonic() < deadline, "no health probe reached the vendor"
+        time.sleep(0.05)

@@ -58,7 +58,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     dev_key = await ensure_dev_workspace(app.state.gateway.workspaces)
     print_banner(f"http://{host}:{port}", state_dir, token if generated else None, dev_key)
     server = uvicorn.Server(uvicorn_config(app, env, host=host, port=port, log_level=log_level))
-    runtime.tasks.spawn(warm_up_when_started(server))
+    runtime.tasks.spawn(warm_up_when_started(server, runtime))
     try:
         await server.serve()
     finally:

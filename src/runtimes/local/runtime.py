@@ -26,6 +26,7 @@ from runtimes.local.sqlite_db import SQLiteDatabase
 from runtimes.local.tasks import LocalBackgroundTasks
 
 log = logging.getLogger("gateway.local")
+ACCEPTING = "local.accepting"  # Runtime.extras: an asyncio.Event set once the server accepts and has warmed up
 
 
 def migrations_dir() -> Path:
@@ -77,8 +78,9 @@ async def build_local_runtime(
     )
 
     stop_alarms = asyncio.Event()
+    accepting = runtime.extras[ACCEPTING] = asyncio.Event()
     if probe_vendors:  # the local twin of the Durable Object's alarm: active probes and history rows
-        alarms = asyncio.ensure_future(run_alarm_loop(monitor, clock, stop_alarms))
+        alarms = asyncio.ensure_future(_probe_once_accepting(accepting, monitor, clock, stop_alarms))
     else:
         alarms = None
 
@@ -95,6 +97,15 @@ async def build_local_runtime(
 
     runtime.on_close.append(close)
     return runtime
+
+
+async def _probe_once_accepting(
+    accepting: asyncio.Event, monitor: HealthMonitor, clock: SystemClock, stop: asyncio.Event
+) -> None:
+    """The first probe imports the vendor adapters and the HTTP transport and makes a call per keyed vendor (about a
+    tenth of a second of CPU): it waits until the server accepts and has warmed up, so the first 200 does not."""
+    await accepting.wait()
+    await run_alarm_loop(monitor, clock, stop)
 
 
 def _cache_bytes(env: Mapping[str, str]) -> int:
@@ -136,11 +147,14 @@ def warm_up() -> None:
             pass
 
 
-async def warm_up_when_started(server: Any) -> None:
+async def warm_up_when_started(server: Any, runtime: Runtime) -> None:
     """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting; the start-up is over then
-    (``runtimes.local.startup.accepting``)."""
+    (``runtimes.local.startup.accepting``). Then the health probes start (``_probe_once_accepting``)."""
     while not server.started and not server.should_exit:
         await asyncio.sleep(0.05)
     startup.accepting()
     if server.started:
-        await asyncio.to_thread(warm_up)
+        try:
+            await asyncio.to_thread(warm_up)
+        finally:
+            runtime.extras[ACCEPTING].set()
