@@ -11,9 +11,10 @@ warm-up thread: ``runtimes.local.runtime.warm_up``) — then the same request ag
 first request sent 1 s after start (the warm-up done).
 
 Each figure is the median of ``--n`` fresh processes. The gateway's own modules are compiled first (an install
-compiles them; an editable checkout with ``PYTHONDONTWRITEBYTECODE`` set would recompile them at every start). "no bytecode" runs give every process an empty
-``PYTHONPYCACHEPREFIX``, so it compiles every module it imports: what the first start after an install pays when the
-installer did not compile bytecode (``[tool.uv] compile-bytecode`` makes uv do it at install).
+compiles them; an editable checkout with ``PYTHONDONTWRITEBYTECODE`` set would recompile them at every start).
+"no bytecode" runs give every process an empty ``PYTHONPYCACHEPREFIX``, so it compiles every module it imports: what
+the first start after an install pays when the installer did not compile bytecode (``[tool.uv] compile-bytecode``
+makes uv do it at install).
 """
 
 from __future__ import annotations
