@@ -158,8 +158,13 @@ def vendor_state(base: str, env: dict[str, str]) -> tuple[str, str]:
     return state, key
 
 
-def import_seconds(module: str, env: dict[str, str]) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+# `import gateway.app` as the servers and the Worker import it: the collector off and no pydantic.v1
+# (runtimes.local.startup, runtimes.workers.import_phase).
+AS_SERVED = "from runtimes.local import startup; startup.begin(); "
+
+
+def import_seconds(module: str, env: dict[str, str], prefix: str = "") -> float:
+    code = f"{prefix}import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
     return float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                 check=True).stdout)  # fmt: skip
 
@@ -185,6 +190,8 @@ def main() -> None:
         warm = [import_seconds(module, ENV) for _ in range(args.n)]
         cold = [import_seconds(module, no_bytecode_env()) for _ in range(args.n)]
         print(f"import {module:<20} {median_ms(warm)};  no bytecode {median_ms(cold)}")
+    served = [import_seconds("gateway.app", ENV, AS_SERVED) for _ in range(args.n)]
+    print(f"import gateway.app, as served  {median_ms(served)}")
     with tempfile.TemporaryDirectory(prefix="vgw-cold-") as base:
         fresh = [first_200(tempfile.mkdtemp(dir=base), ENV) for _ in range(args.n)]
         state = tempfile.mkdtemp(dir=base)
