@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtimes.workers import import_phase  # isort: skip  # first: it begins the import phase (ended below)
 from workers import WorkerEntrypoint
 from workers import asgi as _asgi  # noqa: F401 - used per request by runtimes.workers.serving; in the snapshot
 
@@ -29,6 +30,7 @@ __all__ = ["Default", "ProviderHealthMonitor", "WorkspaceLimiter"]
 # Workers snapshot the import phase: every vendor adapter this runtime can import is imported now (the directory
 # would import them on the first request), so no isolate pays for them at its first request. No I/O, no randomness.
 available_provider_ids()
+import_phase.end()
 
 _app: Any | None = None
 _gateway: Any | None = None  # the app's services, for the cron's call reconciliation

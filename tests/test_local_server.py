@@ -5,6 +5,7 @@ This is what a user runs and what the Worker's ASGI adapter sees: a process, a s
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import vendor_env
 from tests.fakes.audio import sine_wav
@@ -154,3 +156,26 @@ def test_restart_keeps_state_and_does_not_print_the_key_again(tmp_path: Path) ->
         assert r.status_code == 200
     finally:
         second.stop()
+
+
+def test_websocket_upgrade_right_after_start(server: LocalServer) -> None:
+    """The server's WebSocket protocol is imported at the first upgrade or by the warm-up thread, whichever comes
+    first (runtimes.local.cli.websocket_protocol): an upgrade straight after start-up reaches the gateway."""
+    from websockets.sync.client import connect
+
+    url = server.url.replace("http://", "ws://") + "/voice/speak-stream"
+    with connect(url, additional_headers={"Authorization": "Bearer vgw_not-a-key"}, open_timeout=10) as ws:
+        event = json.loads(ws.recv(timeout=10))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert event["type"] == "error" and event["error"]["type"] == "unauthorized"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def test_health_probes_run_once_the_server_accepts(server: LocalServer, openai_fake: FakeServer) -> None:
+    """The health alarm's first probe waits until the server accepts and has warmed up (it would otherwise import
+    the vendor transport before the first 200): it still reaches every keyed vendor, as a model listing."""
+    deadline = time.monotonic() + 10
+    while ("GET", "/v1/models") not in [(r.method, r.path) for r in openai_fake.state.requests]:
+        assert time.monotonic() < deadline, "no health probe reached the vendor"
+        time.sleep(0.05)

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
-from runtimes.local.config import load_env
+from runtimes.local import startup
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +43,8 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from runtimes.local.bootstrap import admin_token, ensure_dev_workspace
+    from runtimes.local.config import load_env
     from runtimes.local.runtime import build_local_runtime, warm_up_when_started
     from runtimes.local.static import mount_static
 
@@ -57,7 +58,7 @@ async def serve(host: str, port: int, state_dir: Path, log_level: str) -> None:
     dev_key = await ensure_dev_workspace(app.state.gateway.workspaces)
     print_banner(f"http://{host}:{port}", state_dir, token if generated else None, dev_key)
     server = uvicorn.Server(uvicorn_config(app, env, host=host, port=port, log_level=log_level))
-    runtime.tasks.spawn(warm_up_when_started(server))
+    runtime.tasks.spawn(warm_up_when_started(server, runtime))
     try:
         await server.serve()
     finally:
@@ -91,11 +92,19 @@ def uvicorn_config(app: Any, env: dict[str, str], **settings: Any) -> Any:
             linger_bytes=int(env.get("LINGER_BYTES") or 64 * 1024 * 1024),
         ),
         timeout_keep_alive=int(env.get("KEEP_ALIVE_SECONDS") or 5),  # idle kept-alive connections
-        ws="websockets-sansio",
+        ws=websocket_protocol,  # type: ignore[arg-type]  # a factory: uvicorn only calls it
         access_log=False,
         timeout_graceful_shutdown=5,
         **settings,
     )
+
+
+def websocket_protocol(**kwargs: Any) -> Any:
+    """uvicorn's sans-I/O WebSocket protocol ("websockets-sansio"), imported at the first WebSocket upgrade (or by
+    ``runtimes.local.runtime.warm_up``) instead of while the server starts."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    return WebSocketsSansIOProtocol(**kwargs)
 
 
 def run(main_coroutine: Any) -> Any:
@@ -110,6 +119,8 @@ def run(main_coroutine: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "worker" or (args.command == "dev" and args.workers <= 1):
+        startup.begin()  # a process that will build the app and serve (the supervisor of --workers does neither)
     logging.basicConfig(
         level=getattr(args, "log_level", "warning").upper(), format="%(levelname)s %(name)s: %(message)s"
     )

@@ -15,6 +15,7 @@ from gateway.health.monitor import HealthMonitor, InProcessHealthService, Memory
 from gateway.ports import Runtime, SystemClock, UpstreamWebSocket, WebSocketOpener
 from gateway.secrets_box import generate_secret
 from gateway.speech_cache import STORE_EXTRA
+from runtimes.local import startup
 from runtimes.local.bootstrap import write_once
 from runtimes.local.cipher import CryptographyCipher
 from runtimes.local.config import PROJECT_ROOT, find_project_file
@@ -26,6 +27,7 @@ from runtimes.local.sqlite_db import SQLiteDatabase
 from runtimes.local.tasks import LocalBackgroundTasks
 
 log = logging.getLogger("gateway.local")
+ACCEPTING = "local.accepting"  # Runtime.extras: an asyncio.Event set once the server accepts and has warmed up
 
 
 def migrations_dir() -> Path:
@@ -79,8 +81,9 @@ async def build_local_runtime(
     )
 
     stop_alarms = asyncio.Event()
+    accepting = runtime.extras[ACCEPTING] = asyncio.Event()
     if probe_vendors:  # the local twin of the Durable Object's alarm: active probes and history rows
-        alarms = asyncio.ensure_future(run_alarm_loop(monitor, clock, stop_alarms))
+        alarms = asyncio.ensure_future(_probe_once_accepting(accepting, monitor, clock, stop_alarms))
     else:
         alarms = None
 
@@ -98,6 +101,15 @@ async def build_local_runtime(
 
     runtime.on_close.append(close)
     return runtime
+
+
+async def _probe_once_accepting(
+    accepting: asyncio.Event, monitor: HealthMonitor, clock: SystemClock, stop: asyncio.Event
+) -> None:
+    """The first probe imports the vendor adapters and the HTTP transport and makes a call per keyed vendor (about a
+    tenth of a second of CPU): it waits until the server accepts and has warmed up, so the first 200 does not."""
+    await accepting.wait()
+    await run_alarm_loop(monitor, clock, stop)
 
 
 def _cache_bytes(env: Mapping[str, str]) -> int:
@@ -122,21 +134,31 @@ def _websocket_opener() -> WebSocketOpener | None:
 
 
 def warm_up() -> None:
-    """Import what the first vendor call, WebSocket or sealed key would otherwise import (a few tenths of a second
-    together). Servers run it in a thread once they are accepting, so start-up does not wait for it."""
+    """Import what the first vendor call, WebSocket (either side) or sealed key would otherwise import (a few tenths
+    of a second together). Servers run it in a thread once they are accepting, so start-up does not wait for it."""
     from runtimes.local import http_client
 
     http_client.warm_up()
-    for module in ("runtimes.local.websocket", "cryptography.hazmat.primitives.ciphers.aead"):
+    modules = (
+        "runtimes.local.websocket",
+        "uvicorn.protocols.websockets.websockets_sansio_impl",  # the server's side (runtimes.local.cli)
+        "cryptography.hazmat.primitives.ciphers.aead",
+    )
+    for module in modules:
         try:
             importlib.import_module(module)
         except ImportError:
             pass
 
 
-async def warm_up_when_started(server: Any) -> None:
-    """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting."""
+async def warm_up_when_started(server: Any, runtime: Runtime) -> None:
+    """``warm_up`` once ``server`` (a ``uvicorn.Server``) has started accepting; the start-up is over then
+    (``runtimes.local.startup.accepting``). Then the health probes start (``_probe_once_accepting``)."""
     while not server.started and not server.should_exit:
         await asyncio.sleep(0.05)
+    startup.accepting()
     if server.started:
-        await asyncio.to_thread(warm_up)
+        try:
+            await asyncio.to_thread(warm_up)
+        finally:
+            runtime.extras[ACCEPTING].set()

@@ -182,7 +182,7 @@ async def serve_worker(fd: int, index: int, limits_socket: str, state_dir: Path,
         listener = _worker_socket(fd)
         server = uvicorn.Server(uvicorn_config(app, env, log_level=log_level))
         limits.on_lost.append(lambda: setattr(server, "should_exit", True))  # the supervisor is gone: stop too
-        runtime.tasks.spawn(warm_up_when_started(server))
+        runtime.tasks.spawn(warm_up_when_started(server, runtime))
         await server.serve(sockets=[listener])
     finally:
         for close in runtime.on_close:
