@@ -78,6 +78,8 @@ class Recorder:
         self._wake = asyncio.Event()  # cuts the scheduled flush's wait short (a full buffer, or an explicit flush)
         self._known_periods: set[tuple[str, str]] = set()
         self._lock = asyncio.Lock()
+        self._waiters: list[asyncio.Future[None]] = []  # requests holding their response until the next commit
+        self._writer: asyncio.Future[None] | None = None
         self.on_usage: list[Callable[[UsageRow], None]] = []
 
     @property
@@ -119,16 +121,45 @@ class Recorder:
     # -- durability ------------------------------------------------------------------------------------------------
     async def durable(self, request_id: str) -> None:
         """Return once every row ``request_id`` recorded so far is committed (at once when responses are not held,
-        or nothing is pending for it). Raises :class:`NotDurable` when the database refused the batch."""
+        or nothing is pending for it). Raises :class:`NotDurable` when the database refused the batch.
+
+        Waiting requests share commits: each waits on a future of its own, and one writer task writes everything
+        recorded up to then in one batch and wakes all of that batch's waiters together (requests finishing while
+        it writes wait for the next batch). Measured on bench/overhead: taking turns on a lock instead cost about a
+        quarter of a millisecond of CPU per request."""
         target = self._last_seq.pop(request_id, None)
         if target is None:
             return
+        while self._committed < target:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            if self._writer is None:
+                self._writer = asyncio.ensure_future(self._write_for_waiters())
+            try:
+                await waiter
+            except NotDurable as exc:
+                raise NotDurable(f"usage rows of {request_id} could not be written: {exc}") from exc.__cause__
+
+    async def _write_for_waiters(self) -> None:
         try:
-            await self._write(until=target)
-        except Exception as exc:
-            raise NotDurable(f"usage rows of {request_id} could not be written: {type(exc).__name__}") from exc
-        if self._committed < target:  # pragma: no cover - _write only returns early once target is committed
-            raise NotDurable(f"usage rows of {request_id} are still pending")
+            while self._waiters:
+                waiters, self._waiters = self._waiters, []
+                failure: Exception | None = None
+                try:
+                    await self._write(until=self._seq)  # all rows recorded so far: every waiter's are among them
+                except Exception as exc:
+                    failure = exc
+                for waiter in waiters:
+                    if waiter.done():  # its request was cancelled (client gone)
+                        continue
+                    if failure is None:
+                        waiter.set_result(None)
+                    else:
+                        error = NotDurable(type(failure).__name__)
+                        error.__cause__ = failure
+                        waiter.set_exception(error)
+        finally:
+            self._writer = None
 
     # -- background flushing -----------------------------------------------------------------------------------------
     def _schedule(self) -> None:

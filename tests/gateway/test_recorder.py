@@ -127,3 +127,40 @@ async def test_write_behind_does_not_hold_responses() -> None:
     assert db.batches == [] and recorder.pending == 1  # left to the background flush (waitUntil on Workers)
     await tasks.drain()
     assert db.batches == [1]
+
+
+async def test_every_waiter_of_a_failed_batch_is_told_and_a_gone_one_does_not_hold_the_others() -> None:
+    from gateway.recorder import NotDurable
+
+    db, tasks = CountingDb(fail_first=1), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock(), hold_responses=True)  # type: ignore[arg-type]
+    for n in range(3):
+        recorder.record_failover(event(n))
+    waiting = [asyncio.ensure_future(recorder.durable(f"req_{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    waiting[0].cancel()  # its client went away while the batch was being written
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(isinstance(r, NotDurable) for r in results[1:])
+    recorder.record_failover(event(9))
+    await recorder.durable("req_9")  # the next batch writes the kept rows and the new one
+    assert db.batches == [4] and recorder.pending == 0
+    await tasks.drain()
+
+
+async def test_no_waiter_returns_before_its_own_rows_are_committed() -> None:
+    db, tasks = SlowDb(), LocalBackgroundTasks()
+    recorder = Recorder(db, tasks, SystemClock(), hold_responses=True)  # type: ignore[arg-type]
+    early: list[str] = []
+
+    async def request(n: int) -> None:
+        await asyncio.sleep(n % 7 * 0.001)
+        recorder.record_failover(event(n))
+        before = sum(db.batches)
+        await recorder.durable(f"req_{n}")
+        if sum(db.batches) == before:  # nothing was committed since this request recorded its row
+            early.append(f"req_{n}")
+
+    await asyncio.gather(*(request(n) for n in range(60)))
+    assert early == [] and sum(db.batches) == 60
+    await tasks.drain()
