@@ -138,3 +138,65 @@ async def test_a_closed_database_refuses_queries() -> None:
     await db.close()
     with pytest.raises(sqlite3.ProgrammingError):
         await db.all("SELECT 1")
+
+
+FAILOVER_INSERT = (
+    "INSERT INTO failover_logs (request_id, from_provider, error_class, elapsed_ms, result, created_at)"
+    " VALUES (?, 'openai', 'timeout', 5, 'switched', 0)"
+)
+
+
+@pytest.fixture
+async def file_db(tmp_path: Path) -> SQLiteDatabase:
+    database = SQLiteDatabase(str(tmp_path / "d1.sqlite"))
+    await database.apply_migrations(MIGRATIONS)
+    yield database  # type: ignore[misc]
+    await database.close()
+
+
+async def test_a_batch_on_a_file_commits_on_the_loop_and_queries_see_it(file_db: SQLiteDatabase) -> None:
+    results = await file_db.batch([(FAILOVER_INSERT, (f"req_{n}",)) for n in range(3)])
+    assert [r.changes for r in results] == [1, 1, 1]
+    assert await file_db.first("SELECT COUNT(*) AS n FROM failover_logs") == {"n": 3}
+    with pytest.raises(sqlite3.IntegrityError):  # all or nothing on the loop's connection too
+        await file_db.batch([(FAILOVER_INSERT, ("req_9",)), ("INSERT INTO workspaces (id) VALUES (NULL)", ())])
+    assert await file_db.first("SELECT COUNT(*) AS n FROM failover_logs") == {"n": 3}
+
+
+async def test_a_held_write_lock_sends_the_batch_to_the_database_thread_and_the_loop_runs_on(
+    file_db: SQLiteDatabase, tmp_path: Path
+) -> None:
+    holder = sqlite3.connect(tmp_path / "d1.sqlite", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, say
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.ensure_future(tick())
+    await file_db.batch([(FAILOVER_INSERT, ("req_waited",))])
+    ticker.cancel()
+    release.join()
+    holder.close()
+    assert ticks >= 20  # the loop kept running while the batch waited for the lock
+    assert await file_db.first("SELECT request_id FROM failover_logs") == {"request_id": "req_waited"}
+
+
+async def test_the_wal_is_checkpointed_while_batches_commit_on_the_loop(
+    file_db: SQLiteDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("runtimes.local.sqlite_db.CHECKPOINT_EVERY_COMMITS", 10)
+    sizes = []
+    for n in range(600):
+        await file_db.batch([(FAILOVER_INSERT, (f"req_{n}",))])
+        await asyncio.sleep(0)
+        if n in (299, 599):
+            sizes.append((tmp_path / "d1.sqlite-wal").stat().st_size // 4096)
+    # Without checkpoints every commit's pages pile up (the loop's connection never checkpoints): ~3 per commit.
+    assert sizes[0] < 300 and sizes[1] <= sizes[0], sizes  # bounded: ~900 and ~1800 pages without
+    assert await file_db.first("SELECT COUNT(*) AS n FROM failover_logs") == {"n": 600}
