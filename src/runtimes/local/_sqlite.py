@@ -1,6 +1,7 @@
-"""One SQLite connection owned by one worker thread: the event loop never blocks on disk, and the connection is
+"""One SQLite connection owned by one worker thread: queries never block the event loop, and the connection is
 never shared across threads (sqlite3 objects are not thread-safe). Every call is queued on that one thread, so
-calls never interleave: a transaction opened inside one call cannot see another call's statements."""
+calls never interleave: a transaction opened inside one call cannot see another call's statements. (The gateway's
+small write batches are the exception, committed on the loop's own connection: ``runtimes.local.sqlite_db``.)"""
 
 from __future__ import annotations
 
