@@ -46,6 +46,7 @@ CHECKS = [
     "synthesize_failover",
     "chat_plain",
     "chat_sse_after_work",
+    "warm_requests",
     "transcribe_binary",
     "stream_release",
     "limiter_stub_per_request",
@@ -127,7 +128,9 @@ def edge(
     print(
         f"\nedge tier: driver {result['seconds']:.1f} s, Pyodide boot {figures.get('boot_ms')} ms,"
         f" cold `import entry` {figures.get('cold_import_ms')} ms,"
-        f" getRandomValues at import {len(figures.get('entropy_at_import', []))}"
+        f" getRandomValues at import {len(figures.get('entropy_at_import', []))},"
+        f" warm /v1/audio/speech {figures.get('warm_request_cpu_ms')} ms CPU ({figures.get('warm_request_wall_ms')} ms"
+        " wall) per request"
     )
     return result
 

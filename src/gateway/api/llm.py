@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from gateway import llm_script
@@ -330,7 +330,7 @@ class GenerateBody(BaseModel):
 
 
 @router.post("/llm/generate", summary="Text generation with failover across LLM vendors (optionally streamed as SSE)")
-async def generate(request: Request) -> Any:
+async def generate(request: Request) -> Response:
     found = await workspace_caller(request)  # a plain call: no dependency solving per request
     body = await json_body(request, GenerateBody)
     check_workspace_claim(found, body.workspaceId)
