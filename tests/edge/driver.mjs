@@ -265,12 +265,22 @@ await step("warm_requests", async () => {
   const body = JSON.stringify({ model: "tts-1", input: "Hello from the edge.", voice: "alloy" });
   await request("POST", "/v1/audio/speech", { headers: user, body });  // the first one imports lazily-loaded code
   await settle();
+  const profile = process.env.EDGE_PROFILE;  // a file: cProfile's stats of these requests (for finding hot spots)
+  if (profile) py.runPython("import cProfile; _edge_profile = cProfile.Profile(); _edge_profile.enable()");
   const cpu0 = process.cpuUsage(), t0 = performance.now();
   const statuses = [];
   for (let i = 0; i < n; i++) {
     statuses.push((await request("POST", "/v1/audio/speech", { headers: user, body })).status);
   }
   const cpu = process.cpuUsage(cpu0);
+  if (profile) {
+    fs.writeFileSync(profile, py.runPython(`_edge_profile.disable()
+import io, pstats
+_out = io.StringIO()
+pstats.Stats(_edge_profile, stream=_out).sort_stats("cumulative").print_stats(80)
+pstats.Stats(_edge_profile, stream=_out).sort_stats("tottime").print_stats(50)
+_out.getvalue()`));
+  }
   figures.warm_request_cpu_ms = Math.round(((cpu.user + cpu.system) / 1000 / n) * 100) / 100;
   figures.warm_request_wall_ms = Math.round(((performance.now() - t0) / n) * 100) / 100;
   await settle();
