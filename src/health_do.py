@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from workers import DurableObject
 
 # Imported at module import, not in __init__: Workers snapshot the import phase, so the object's first event does
 # not pay for them.
 from gateway.health.monitor import HealthMonitor
 from gateway.ports import SystemClock
+from providers.vendor_client import VendorClient
 from runtimes.workers.convert import to_python
 from runtimes.workers.d1 import D1Database
 from runtimes.workers.do_storage import DurableObjectStorage
@@ -27,7 +27,7 @@ class ProviderHealthMonitor(DurableObject):
             DurableObjectStorage(ctx.storage),
             self.clock,
             db=D1Database(env.DB),
-            http=httpx.AsyncClient(transport=WorkersFetchTransport(), trust_env=False),
+            http=VendorClient(WorkersFetchTransport()),
             env=string_vars(env),
         )
 

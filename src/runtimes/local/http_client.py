@@ -9,14 +9,12 @@ are the gateway's hot path, so the parsing is httptools' (llhttp, the parser uvi
 is only the pool and the framing: one request at a time per connection, bodies sent whole (they are in memory
 already), responses streamed with flow control. No proxies, redirects or HTTP/2: vendor APIs need none of them.
 
-:class:`VendorClient` also skips httpx's own client layers (auth, redirects, cookies, event hooks — vendors
-authenticate by header and set no cookies we should send back) and builds the adapters' usual request directly.
+:class:`providers.vendor_client.VendorClient` (both runtimes) skips httpx's own client layers on top.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json as _json
 import ssl
 import time
 from collections import deque
@@ -27,65 +25,12 @@ from typing import Any
 import httptools
 import httpx
 
+from providers.vendor_client import VendorClient
+
 MAX_IDLE_PER_HOST = 64  # kept-alive connections waiting for the next call, per vendor host
 KEEP_ALIVE_SECONDS = 15.0  # an idle connection older than this is closed rather than reused (vendors drop them)
 READ_HIGH_WATER = 1024 * 1024  # bytes of response body buffered before reading from the socket pauses
 READ_LOW_WATER = 256 * 1024
-
-
-class VendorClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` whose ``send`` goes straight to the transport (no auth, redirect, cookie or hook
-    layers), and whose ``build_request`` builds the adapters' usual request — a JSON or bytes body to an absolute
-    URL, with a timeout — without merging base URL, cookies and query parameters."""
-
-    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
-        super().__init__(transport=transport)
-        self._vendor_transport = transport
-        self._default_headers = [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
-
-    def build_request(  # type: ignore[override]
-        self,
-        method: str,
-        url: httpx.URL | str,
-        *,
-        content: bytes | str | None = None,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        timeout: float | None = None,
-        **others: Any,
-    ) -> httpx.Request:
-        others = {name: value for name, value in others.items() if value is not None}
-        if others or not isinstance(url, httpx.URL) or not isinstance(timeout, (int, float)):
-            if json is not None:
-                others["json"] = json
-            return super().build_request(method, url, content=content, headers=headers,
-                                         timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-                                         **others)  # fmt: skip
-        body = content.encode() if isinstance(content, str) else content
-        if json is not None:
-            body = _json_bytes(json)
-        named = {k.lower().encode() for k in headers} if headers else set()
-        raw = [(b"Host", url.netloc)]
-        raw.extend(item for item in self._default_headers if item[0] not in named)  # the adapter's win
-        if headers:
-            raw.extend((k.encode(), v.encode()) for k, v in headers.items())
-        if json is not None and b"content-type" not in named:
-            raw.append((b"Content-Type", b"application/json"))
-        if body is not None or method in ("POST", "PUT", "PATCH"):
-            raw.append((b"Content-Length", str(len(body or b"")).encode()))
-        request = httpx.Request(method, url, headers=raw, stream=httpx.ByteStream(body or b""),
-                                extensions={"timeout": _timeouts(float(timeout))})  # fmt: skip
-        request.read()  # ``request.content`` readable, as httpx's own requests are
-        return request
-
-    async def send(self, request: httpx.Request, *, stream: bool = False, **_: Any) -> httpx.Response:
-        response = await self._vendor_transport.handle_async_request(request)
-        if not stream:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-        return response
 
 
 def vendor_http_client(ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
@@ -95,16 +40,6 @@ def vendor_http_client(ssl_context: ssl.SSLContext | None = None) -> httpx.Async
 def warm_up() -> None:
     """Load the CA bundle (tens of milliseconds): in a thread just after the server is up, so no request pays."""
     _default_ssl_context()
-
-
-def _json_bytes(value: Any) -> bytes:
-    # httpx's own encoding of ``json=`` (compact, UTF-8, non-ASCII kept), so vendors see the same bytes.
-    return _json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-
-
-@lru_cache(maxsize=64)
-def _timeouts(seconds: float) -> dict[str, float]:
-    return httpx.Timeout(seconds).as_dict()  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)

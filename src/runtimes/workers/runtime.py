@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from gateway.ports import Runtime, SystemClock
 from gateway.speech_cache.wiring import STORE_EXTRA
+from providers.vendor_client import VendorClient
 
 from .cipher import WebCryptoCipher
 from .d1 import D1Database
@@ -124,7 +123,7 @@ def build_runtime(env: Any) -> Runtime:
         kv=kv,
         health=DurableObjectHealthService(getattr(env, BINDING_HEALTH)),
         # trust_env off: there are no proxy variables to honour, and it keeps httpx from building a TLS context.
-        http=httpx.AsyncClient(transport=WorkersFetchTransport(), trust_env=False),
+        http=VendorClient(WorkersFetchTransport()),
         tasks=WorkersBackgroundTasks(),
         env=string_vars(env),
         clock=clock,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from runtimes.local.http_client import VendorClient, vendor_http_client
+from runtimes.local.http_client import vendor_http_client
 from tests.fakes.harness import FakeServer, Fault, free_port
 
 
@@ -56,17 +56,3 @@ async def test_streams_arrive_in_chunks(openai_server: FakeServer) -> None:
             chunks = [c async for c in r.aiter_bytes()]
     openai_server.state.reset()
     assert len(chunks) > 1 and b"".join(chunks)[:2] == b"\xff\xfb"
-
-
-async def test_vendor_cookies_are_never_kept() -> None:
-    sent: list[str | None] = []
-
-    def set_cookie(request: httpx.Request) -> httpx.Response:
-        sent.append(request.headers.get("cookie"))
-        return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, request=request)
-
-    async with VendorClient(httpx.MockTransport(set_cookie)) as client:
-        await client.get("http://vendor.test/")
-        await client.get("http://vendor.test/")
-        assert not client.cookies
-    assert sent == [None, None]
