@@ -119,7 +119,7 @@ class SQLiteDatabase:
             try:
                 writer.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY":
+                if not str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY"):
                     raise
             else:
                 try:
