@@ -189,3 +189,14 @@ async def test_vendor_audio_stream_through_the_transport(client):
     assert len(pieces) > 1
     assert b"".join(pieces) == expected
     assert json.loads(state.requests[0].body) == request
+
+
+async def test_a_slow_consumer_does_not_time_out_a_healthy_body(client, server, sdk):
+    release_second_chunk.set()  # the vendor sends everything at once; the reader is what is slow
+    async with client.stream("GET", f"{server.url}/stream", timeout=0.2) as response:
+        chunks = response.aiter_bytes()
+        first = await anext(chunks)
+        await asyncio.sleep(0.5)  # longer than the read timeout, spent by the consumer, not waiting on the vendor
+        rest = b"".join([chunk async for chunk in chunks])
+    assert first + rest == b"first-second-third"
+    assert not sdk.network.sent[-1].options["signal"].aborted
