@@ -151,9 +151,12 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
         self.on_closed: Any = None
+        self.paused = False
         self.reset()
 
     def reset(self) -> None:
+        if self.paused and self.transport is not None:
+            self.transport.resume_reading()  # a complete body left buffered: the next response must be read
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = False
@@ -168,8 +171,10 @@ class _Connection(asyncio.Protocol):
         self.expect_body = True
 
     def reusable(self, now: float) -> bool:
-        return (not self.closed and self.transport is not None and not self.transport.is_closing()
-                and now - self.idle_since < KEEP_ALIVE_SECONDS)  # fmt: skip
+        """Open, not too old, and silent since it came back: anything a vendor sends on an idle connection (a 408
+        before it hangs up) is not the answer to the next request."""
+        return (not self.closed and not self.received and self.transport is not None
+                and not self.transport.is_closing() and now - self.idle_since < KEEP_ALIVE_SECONDS)  # fmt: skip
 
     def send(self, head: bytes) -> None:
         assert self.transport is not None
@@ -200,12 +205,6 @@ class _Connection(asyncio.Protocol):
         self._wake()
         if self.on_closed is not None:
             self.on_closed(self)
-
-    def pause_writing(self) -> None:  # the request body is handed over whole; asyncio buffers what the socket won't
-        pass
-
-    def resume_writing(self) -> None:
-        pass
 
     # -- httptools callbacks ----------------------------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:

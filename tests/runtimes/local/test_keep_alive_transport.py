@@ -176,3 +176,48 @@ async def test_tls_is_verified(tls_files: tuple[Path, Path]) -> None:
         with pytest.raises(httpx.ConnectError):
             await get(default, f"https://127.0.0.1:{port}/")
     await server.stop()
+
+
+async def test_a_connection_that_spoke_while_idle_is_not_reused() -> None:
+    """A vendor may send a 408 on an idle kept-alive connection before closing it: that is not the next answer."""
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)  # fmt: skip
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")  # idle timeout, socket kept open
+        await writer.drain()
+        await asyncio.sleep(1)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with vendor_http_client() as client:
+        assert await get(client, f"http://127.0.0.1:{port}/") == b"hello"
+        await asyncio.sleep(0.2)  # the 408 arrives on the idle connection
+        assert await get(client, f"http://127.0.0.1:{port}/") == b"hello"
+    server.close()
+    await asyncio.sleep(1.1)
+    assert connections == 2
+
+
+async def test_a_complete_body_left_unread_with_reading_paused_leaves_a_usable_connection() -> None:
+    server = RawServer(body=b"y" * 1_100_000)  # just over the buffer limit: reading pauses as the body completes
+    port = await server.start()
+    async with vendor_http_client() as client:
+        request = client.build_request("POST", httpx.URL(f"http://127.0.0.1:{port}/"), content=b"", timeout=2)
+        response = await client.send(request, stream=True)
+        await asyncio.sleep(0.2)  # the whole body has arrived, most of it unread
+        async for _ in response.aiter_bytes():
+            break
+        await response.aclose()
+        assert len(await get(client, f"http://127.0.0.1:{port}/")) == 1_100_000
+    await server.stop()
+    assert server.connections == 1
