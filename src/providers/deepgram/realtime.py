@@ -26,7 +26,7 @@ from providers.base import Call, per_million
 from providers.realtime.events import Event, Other, Transcript, Turn, Word
 from providers.realtime.listen import ListenProtocol
 from providers.realtime.routes import ListenOptions, ListenRoute, SpeakOptions, SpeakRoute, websocket_base
-from providers.realtime.speak import AUDIO, CLEARED, FLUSHED, WARNING, SpeakEvent, SpeakProtocol
+from providers.realtime.speak import AuraProtocol
 
 PROVIDER_ID = "deepgram"
 CLOSE_STREAM = json.dumps({"type": "CloseStream"})
@@ -123,33 +123,6 @@ class FluxProtocol(DeepgramListenProtocol):
             final = Transcript(text=text, is_final=True, speech_final=True, start=start, end=end, words=words)
             return (final, turn)
         return (turn,)
-
-
-class AuraProtocol(SpeakProtocol):
-    def speak(self, text: str) -> Sequence[str]:
-        return (json.dumps({"type": "Speak", "text": text}), json.dumps({"type": "Flush"}))
-
-    def clear(self) -> str:
-        return json.dumps({"type": "Clear"})
-
-    def close(self) -> str | None:
-        return json.dumps({"type": "Close"})
-
-    def translate(self, message: str | bytes) -> SpeakEvent | None:
-        if isinstance(message, bytes):
-            return SpeakEvent(AUDIO, message)
-        try:
-            body = json.loads(message)
-        except ValueError:
-            return None
-        kind = body.get("type") if isinstance(body, dict) else None
-        if kind == "Flushed":
-            return SpeakEvent(FLUSHED)
-        if kind == "Cleared":
-            return SpeakEvent(CLEARED)
-        if kind == "Warning":
-            return SpeakEvent(WARNING, fields={"code": body.get("code"), "description": body.get("description")})
-        return None
 
 
 NOVA = NovaProtocol("nova")

@@ -14,7 +14,7 @@ import contextlib
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,7 +23,7 @@ from gateway.ports import UpstreamClosed, UpstreamWebSocket, WebSocketOpener
 from providers.base import Call
 from providers.local.errors import Cancelled, EngineError
 from providers.realtime.routes import SpeakOptions, SpeakRoute
-from providers.realtime.speak import AUDIO, CLEARED, FLUSHED, WARNING, SpeakEvent, SpeakProtocol
+from providers.realtime.speak import AuraProtocol
 
 FRAME_SECONDS = 0.1
 # (text, voice, sample rate, cancel event) → 16-bit mono PCM at that rate; blocking (runs in a thread)
@@ -116,33 +116,7 @@ class SpeakSocket:
             await self._out.put(UpstreamClosed(1000, ""))
 
 
-class LocalSpeakProtocol(SpeakProtocol):
-    """What ``SpeakSocket`` reads and writes (the same four messages as ``/voice/speak-stream``'s clients send)."""
-
-    def speak(self, text: str) -> Sequence[str]:
-        return (json.dumps({"type": "Speak", "text": text}), json.dumps({"type": "Flush"}))
-
-    def clear(self) -> str:
-        return json.dumps({"type": "Clear"})
-
-    def close(self) -> str | None:
-        return json.dumps({"type": "Close"})
-
-    def translate(self, message: str | bytes) -> SpeakEvent | None:
-        if isinstance(message, bytes):
-            return SpeakEvent(AUDIO, message)
-        body = json.loads(message)  # written by ``SpeakSocket`` just above: always a JSON object
-        kind = body.get("type")
-        if kind == "Flushed":
-            return SpeakEvent(FLUSHED)
-        if kind == "Cleared":
-            return SpeakEvent(CLEARED)
-        if kind == "Warning":
-            return SpeakEvent(WARNING, fields={"code": body.get("code"), "description": body.get("description")})
-        return None
-
-
-LOCAL_SPEAK = LocalSpeakProtocol("local")
+LOCAL_SPEAK = AuraProtocol("local")  # SpeakSocket answers the four messages /voice/speak-stream clients send
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,14 @@
 The relay works in *flushes* (the text the client spoke up to a ``Flush``). A protocol says which messages make the
 vendor speak one flush, drop what is in flight (``clear``) and end (``close``), and reads each vendor message as a
 ``SpeakEvent``: audio, "that flush is done", "the clear is done", a warning, or nothing. Implementations live with
-their vendor (``providers.deepgram.realtime``: Aura; ``providers.local.speak_session``: the built-in engine).
+their vendor; the one protocol here is Deepgram Aura's four messages, because it is also what ``/voice/speak-stream``'s
+clients speak and what the built-in engine's speak socket answers (``providers.deepgram.realtime.AURA``,
+``providers.local.speak_session.LOCAL_SPEAK``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,3 +43,32 @@ class SpeakProtocol:
 
     def translate(self, message: str | bytes) -> SpeakEvent | None:
         raise NotImplementedError
+
+
+class AuraProtocol(SpeakProtocol):
+    """Speak/Flush/Clear/Close out; audio frames, Flushed, Cleared and Warning back."""
+
+    def speak(self, text: str) -> Sequence[str]:
+        return (json.dumps({"type": "Speak", "text": text}), json.dumps({"type": "Flush"}))
+
+    def clear(self) -> str:
+        return json.dumps({"type": "Clear"})
+
+    def close(self) -> str | None:
+        return json.dumps({"type": "Close"})
+
+    def translate(self, message: str | bytes) -> SpeakEvent | None:
+        if isinstance(message, bytes):
+            return SpeakEvent(AUDIO, message)
+        try:
+            body = json.loads(message)
+        except ValueError:
+            return None
+        kind = body.get("type") if isinstance(body, dict) else None
+        if kind == "Flushed":
+            return SpeakEvent(FLUSHED)
+        if kind == "Cleared":
+            return SpeakEvent(CLEARED)
+        if kind == "Warning":
+            return SpeakEvent(WARNING, fields={"code": body.get("code"), "description": body.get("description")})
+        return None
