@@ -22,10 +22,12 @@ def _declared(provider_id: str, attribute: str) -> tuple[Any, ...]:
         return ()
 
 
+@cache  # routes are class-level constants; a session start asks for them once per candidate and per model
 def listen_routes(provider_id: str) -> tuple[ListenRoute, ...]:
     return _declared(provider_id, "listen_routes")
 
 
+@cache
 def speak_routes(provider_id: str) -> tuple[SpeakRoute, ...]:
     return _declared(provider_id, "speak_routes")
 
