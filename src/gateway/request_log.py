@@ -150,12 +150,5 @@ class RequestLog:
             return
         self._next_prune = now + PRUNE_EVERY_SECONDS
         cutoff = int((self.gateway.runtime.clock.time() - self.retention_days * 86400) * 1000)
-        self.gateway.runtime.tasks.spawn(self._prune(cutoff))
-
-    async def _prune(self, cutoff_ms: int) -> None:
-        sql, params = prune_statement(cutoff_ms)
-        try:
-            await self.gateway.runtime.db.run(sql, *params)
-        except Exception:
-            log.exception("request log prune failed")
-            self._next_prune = 0.0
+        # Housekeeping rides with the next batch of rows (kept and retried with it if that batch fails).
+        self.gateway.recorder.record_statement(prune_statement(cutoff))
