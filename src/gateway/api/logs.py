@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from gateway.api.deps import Caller, admin_caller, require_found, workspace_caller
 from gateway.errors import InvalidRequest
 from gateway.ports import MAX_BOUND_INTEGER
-from gateway.store.failovers import list_failovers
+from gateway.store.failovers import failovers_of
 from gateway.store.request_log import MAX_PAGE, LogFilter, list_requests, request_stats
 
 router = APIRouter(tags=["logs"])
@@ -79,8 +79,7 @@ async def _detail(found: Caller, request_id: str, workspace_id: str | None) -> d
         " provider_cost_micros, final_cost_micros FROM usage_records WHERE request_id = ? ORDER BY segment",
         request_id,
     )
-    failovers = [f for f in await list_failovers(gateway.runtime.db, row["workspaceId"], 1000)
-                 if f["requestId"] == request_id]  # fmt: skip
+    failovers = await failovers_of(gateway.runtime.db, request_id)
     return {"request": row, "usage": usage, "failovers": failovers}
 
 

@@ -44,16 +44,23 @@ async def list_failovers(db: Database, workspace_id: str | None, limit: int) -> 
         )
     else:
         rows = await db.all("SELECT * FROM failover_logs ORDER BY id DESC LIMIT ?", limit)
-    return [
-        {
-            "requestId": r["request_id"],
-            "workspaceId": r["workspace_id"],
-            "from": r["from_provider"],
-            "to": r["to_provider"],
-            "errorClass": r["error_class"],
-            "elapsedMs": r["elapsed_ms"],
-            "result": r["result"],
-            "at": r["created_at"],
-        }
-        for r in rows
-    ]
+    return [_as_json(r) for r in rows]
+
+
+async def failovers_of(db: Database, request_id: str) -> list[dict[str, Any]]:
+    """One request's failovers, newest first (however many other failovers came after them: indexed, 0006)."""
+    rows = await db.all("SELECT * FROM failover_logs WHERE request_id = ? ORDER BY id DESC", request_id)
+    return [_as_json(r) for r in rows]
+
+
+def _as_json(r: Any) -> dict[str, Any]:
+    return {
+        "requestId": r["request_id"],
+        "workspaceId": r["workspace_id"],
+        "from": r["from_provider"],
+        "to": r["to_provider"],
+        "errorClass": r["error_class"],
+        "elapsedMs": r["elapsed_ms"],
+        "result": r["result"],
+        "at": r["created_at"],
+    }
