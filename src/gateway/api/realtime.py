@@ -25,6 +25,7 @@ from gateway.billing import Charge
 from gateway.errors import ErrorClass, Forbidden, GatewayError, InvalidRequest, ProviderError
 from gateway.middleware import request_id_of
 from gateway.pipeline.entry import authenticate_token
+from gateway.pipeline.usage import UsageEvent
 from gateway.ports import UpstreamWebSocket
 from gateway.routing.legs import LegPlan
 from gateway.routing.select import select_candidates
@@ -234,15 +235,10 @@ async def _listen(found: Caller, client: StarletteClient) -> None:
         seconds = round(segment.seconds, 3)
         charge = Charge(route.cost(seconds), markup)
         charges.append(charge)
-        found.record_usage(
-            charge,
-            provider=route.provider_id,
-            resource="stt",
-            model=route.vendor_model,
-            unit_prices=route.unit_prices(),
-            segment=segment.index,
-            audio_seconds=seconds,
-        )
+        found.record(UsageEvent(
+            charge, provider=route.provider_id, resource="stt", model=route.vendor_model,
+            unit_prices=route.unit_prices(), segment=segment.index, audio_seconds=seconds,
+        ))  # fmt: skip
 
     hooks = SessionHooks(open_leg=_leg_opener(gateway, options), segment_done=segment_done)
     result = await ListenRelay(client, plan, options, config, gateway.runtime.clock, hooks).run()
@@ -287,15 +283,10 @@ async def _speak(found: Caller, client: StarletteClient) -> None:
         model = route.model(_call(gateway, leg.candidate.credentials), options)
         charge = Charge(route.cost(characters, model), markup)
         charges.append(charge)
-        found.record_usage(
-            charge,
-            provider=route.provider_id,
-            resource="tts",
-            model=model,
-            unit_prices=route.unit_prices(model),
-            segment=index,
-            characters=characters,
-        )
+        found.record(UsageEvent(
+            charge, provider=route.provider_id, resource="tts", model=model, unit_prices=route.unit_prices(model),
+            segment=index, characters=characters,
+        ))  # fmt: skip
 
     cache = SegmentCache(
         gateway.speech_cache, found, client.websocket.headers, voice=options.voice, sample_rate=rate,

@@ -4,7 +4,7 @@ over the candidates, reserve budget, record a usage event. Plain values only (th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from gateway.routing.directory import Candidate
 from gateway.routing.failover import FailoverPolicy
 from gateway.services import Gateway
 from gateway.store.workspaces import Workspace
-from providers.base import Call, Unit
+from providers.base import Call
 
 T = TypeVar("T")
 
@@ -91,10 +91,3 @@ class RequestContext:
         if self.trace is not None:
             self.trace.add_usage(event, row.final_cost_micros)
         return event.charge
-
-    def record_usage(
-        self, charge: Charge, *, provider: str, resource: str, model: str | None, unit_prices: Mapping[Unit, Decimal],
-        **measured: Any,
-    ) -> Charge:  # fmt: skip
-        """``record`` spelled with keywords (kept for the realtime relays until they build a ``UsageEvent``)."""
-        return self.record(UsageEvent(charge, provider, resource, model, unit_prices, **measured))
