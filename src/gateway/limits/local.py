@@ -18,7 +18,7 @@ from gateway.limits.service import Ask, Ticket, audio_ms_of, refused
 from gateway.ports import Clock
 from gateway.recorder import Recorder
 from gateway.store.admissions import Admission, prune_statement, recent_admissions
-from gateway.store.usage import UsageRow, UsageStore, period_bounds, period_of
+from gateway.store.usage import UsageRow, UsageStore, month_of
 
 HOLD_SECONDS = 24 * 3600.0  # tickets are always released by the middleware; this only bounds a leaked one
 PRUNE_EVERY_SECONDS = 300.0  # admissions older than the hour window are deleted this often
@@ -40,7 +40,6 @@ class InProcessLimits:
         self._ledgers: dict[str, Ledger] = {}
         self._restoring: dict[str, asyncio.Future[Ledger]] = {}
         self._open: dict[str, Ticket] = {}
-        self._month: tuple[str, int, int] = ("", 0, 0)  # (period, start ms, end ms) of the last admission's month
         self._pruned_at = 0.0
 
     async def _ledger(self, workspace_id: str, period: str) -> Ledger:
@@ -67,13 +66,8 @@ class InProcessLimits:
         return int(self.clock.time() * 1000)
 
     def _period(self, now_ms: int) -> tuple[str, int]:
-        """(the month of ``now_ms``, its end in epoch ms): date arithmetic only when the month changes, not on every
-        admission (it cost a quarter of one)."""
-        period, start, end = self._month
-        if not start <= now_ms < end:
-            period = period_of(now_ms)
-            start, end = period_bounds(period)
-            self._month = (period, start, end)
+        """(the month of ``now_ms``, its end in epoch ms)."""
+        period, _, end = month_of(now_ms)
         return period, end
 
     async def admit(self, ask: Ask) -> Ticket:

@@ -16,20 +16,22 @@ from typing import Any
 from gateway.ids import new_id, new_row_id
 from gateway.ports import Database, Statement
 
-_month: tuple[int, int, str] = (0, 0, "")  # [start, end) in epoch ms of the last month asked about, and its name
+_month: tuple[str, int, int] = ("", 0, 0)  # the last month asked about: its name and [start, end) in epoch ms
+
+
+def month_of(epoch_ms: int) -> tuple[str, int, int]:
+    """(billing period ``YYYY-MM`` in UTC, its start, its end) of ``epoch_ms``; date arithmetic only when the month
+    changes (every usage row and every admission asks)."""
+    global _month
+    if not _month[1] <= epoch_ms < _month[2]:
+        moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+        period = f"{moment.year:04d}-{moment.month:02d}"
+        _month = (period, *period_bounds(period))
+    return _month
 
 
 def period_of(epoch_ms: int) -> str:
-    """The billing period (``YYYY-MM``, UTC) of ``epoch_ms``; date arithmetic only when the month changes (every
-    usage row asks)."""
-    global _month
-    start, end, period = _month
-    if start <= epoch_ms < end:
-        return period
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    period = f"{moment.year:04d}-{moment.month:02d}"
-    _month = (*period_bounds(period), period)
-    return period
+    return month_of(epoch_ms)[0]
 
 
 def period_bounds(period: str) -> tuple[int, int]:
