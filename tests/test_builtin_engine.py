@@ -10,12 +10,11 @@ import httpx
 import pytest
 
 from gateway.audio import wav_from_pcm
-from tests.conftest import GatewayHarness, make_gateway, vendor_env
+from tests.conftest import GatewayHarness, make_gateway, require_modules, vendor_env
 from tests.fakes.harness import FakeServer, Fault
 from tests.test_local_server import ADMIN, LocalServer
 
-pytest.importorskip("espeakng_loader")
-pytest.importorskip("pocketsphinx")
+require_modules("espeakng_loader", "pocketsphinx")
 
 SENTENCE = "hello world this is a test of the gateway"
 CONTENT_WORDS = {"hello", "world", "test", "gateway"}

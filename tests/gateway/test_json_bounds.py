@@ -54,7 +54,7 @@ async def test_nested_json_is_a_400_on_every_json_route(gw: GatewayHarness, shap
 
 async def test_brackets_inside_strings_are_just_text(gw: GatewayHarness) -> None:
     r = await gw.client.post("/voice/synthesize", json={"text": "[" * 1000 + "{" * 1000}, headers=gw.auth())
-    assert r.status_code != 400 or "nested" not in r.text, r.text[:300]
+    assert r.status_code < 500 and (r.status_code != 400 or "nested" not in r.text), (r.status_code, r.text[:300])
     r = await gw.client.patch(f"/admin/workspaces/{gw.workspace_id}", json={"name": '[{"x": ' * 25},
                               headers=gw.admin)  # fmt: skip
     assert r.status_code == 200, r.text

@@ -8,9 +8,9 @@ import pytest
 
 from gateway.routing.explain import could_serve
 from providers.base import Capability, SynthesisRequest
-from tests.conftest import GatewayHarness, make_gateway
+from tests.conftest import GatewayHarness, make_gateway, require_modules
 
-pytest.importorskip("espeakng_loader")
+require_modules("espeakng_loader")
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, require_modules
 from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import REALTIME_ENV, GatewayServer, deepgram_ws_env, running_gateway
 from .test_realtime import collect, finals
 
-pytest.importorskip("pocketsphinx")
+require_modules("pocketsphinx")
 
 RATE = 16000
 FRAME = RATE * 2 // 50  # 20 ms of linear16, as a microphone sends it

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.conftest import require_modules
 from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, deepgram_ws_env, running_gateway
 from .test_realtime_builtin import enable_builtin
 from .test_speak_stream import FIRST, SECOND, finish, speak, until_flushed
 
-pytest.importorskip("espeakng_loader")
+require_modules("espeakng_loader")
 
 LONG = "This flush is long enough that a Clear arrives while espeak is still speaking it. " * 20
 
