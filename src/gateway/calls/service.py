@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -180,10 +180,9 @@ class CallService:
         per_minute = (provider_cost / Decimal(str(minutes))) if minutes > 0 else Decimal(0)
         usage = UsageEvent(
             charge, provider=row["provider"], resource="call", model=row["agent"],
-            unit_prices={Unit.MINUTE: per_minute.quantize(Decimal("0.000001"))},
+            unit_prices={Unit.MINUTE: per_minute.quantize(Decimal("0.000001"))}, minutes=round(minutes, 4),
         ).row(request_id=row["id"], workspace_id=row["workspace_id"], api_key_id=row["api_key_id"],
               created_at_ms=self.now_ms())  # fmt: skip
-        usage = replace(usage, minutes=round(minutes, 4))
         billed = await self.calls.bill(row["id"], to_micros(provider_cost), usage, self.now_ms())
         if billed:
             gateway.limits.charge(usage)  # the budget counts the call now (never awaits)

@@ -24,6 +24,7 @@ class UsageEvent:
     audio_seconds: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    minutes: float | None = None  # a voice-agent call's length
 
     def row(self, *, request_id: str, workspace_id: str, api_key_id: str | None, created_at_ms: int) -> UsageRow:
         return UsageRow(
@@ -43,4 +44,5 @@ class UsageEvent:
             markup_percentage=float(self.charge.markup_percentage),
             final_cost_micros=self.charge.final_micros,
             created_at=created_at_ms,
+            minutes=self.minutes,
         )
