@@ -137,8 +137,9 @@ async def test_vapi_end_of_call_report_bills_the_reported_cost(gw: GatewayHarnes
     created = (await create(gw, type="phone", to="+14155550123")).json()
     assert created["provider"] == "vapi"
     vendor_id = created["vendorCallId"]
-    for status in ("ringing", "in-progress"):
-        delivery = await vapi.send(gw.client, vapi.status_update(vapi.advance(vapi_fake.state, vendor_id, status)))
+    for status, auth in (("ringing", "signature"), ("in-progress", "hmac")):  # each way a Vapi server authenticates
+        delivery = await vapi.send(gw.client, vapi.status_update(vapi.advance(vapi_fake.state, vendor_id, status)),
+                                   auth=auth)  # fmt: skip
         assert delivery.statuses == [200]
     assert (await call_row(gw, created["id"]))["status"] == "in_progress"
     call = vapi.finish(vapi_fake.state, vendor_id, seconds=120, cost=0.2)
@@ -164,7 +165,8 @@ async def test_forged_webhooks_get_401_and_change_nothing(
     before = await call_row(gw, created["id"])
     if vendor == "vapi":
         call = vapi.finish(vapi_fake.state, vendor_id, seconds=60, cost=9.99)
-        forged = [await vapi.send(gw.client, vapi.end_of_call_report(call), secret="guessed", retries=1)]
+        forged = [await vapi.send(gw.client, vapi.end_of_call_report(call), secret="guessed", auth=auth, retries=1)
+                  for auth in ("secret", "signature", "hmac")]  # fmt: skip
         raw = json.dumps(vapi.end_of_call_report(call)).encode()
     else:
         call = retell.finish(retell_fake.state, vendor_id, seconds=60, cost_cents=999)
