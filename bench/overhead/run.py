@@ -9,9 +9,8 @@ Portkey AI Gateway pointed at the same fake (``bench.overhead.competitors`` says
 32 connections, in interleaved rounds (each round runs every scenario, connection count and target once, direct
 first); the table shows medians over rounds. ``/voice/synthesize`` is the gateway's own route: n/a for the others.
 
-CPU per request is a target's CPU time over a run divided by the requests wrk completed: for the gateway its process's
-/proc/PID/stat utime + stime (as before); for LiteLLM and Portkey the same summed over the server's process tree
-(workers included — the process started is the server itself, not a wrapper). Added p50/p99 = the target's
+CPU per request is a target's CPU time over a run divided by the requests wrk completed: /proc/PID/stat utime + stime
+summed over the server's process tree, the same for every target (`--workers N` or LiteLLM's workers included — the process started is the server itself, not a wrapper). Added p50/p99 = the target's
 percentile minus direct's in the same round. RSS = VmRSS at the end of a run (summed over the tree), max over
 rounds. Errors = non-2xx responses and wrk socket errors, direct's included; every target must first answer one
 request with 200 and the fake's body.
@@ -33,7 +32,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench._procs import ROOT, cpu_seconds, rss_mb, start_fast_fake, start_gateway, tree_cpu_seconds, tree_rss_mb, wrk
+from bench._procs import ROOT, start_fast_fake, start_gateway, tree_cpu_seconds, tree_rss_mb, wrk
 from bench.fast_fake import CHAT as FAKE_CHAT
 from bench.fast_fake import SPEECH as FAKE_SPEECH
 from bench.overhead import competitors
@@ -86,7 +85,7 @@ def main() -> None:
         json_headers = {"Content-Type": "application/json"}
         targets = [
             Target("gateway", gw_url, {"Authorization": f"Bearer {key}", **json_headers},
-                   lambda: cpu_seconds(pid), lambda: rss_mb(pid), ours=True),
+                   functools.partial(tree_cpu_seconds, pid), functools.partial(tree_rss_mb, pid), ours=True),
         ] + [
             Target(c.name, c.url, {**c.headers, **json_headers},
                    functools.partial(tree_cpu_seconds, c.pid), functools.partial(tree_rss_mb, c.pid), ours=False)
