@@ -24,24 +24,34 @@ _SLACK_SECONDS = 1.0
 
 def audio_problem(data: bytes, content_type: str | None = None) -> str | None:
     """Why ``data``'s header is not believable audio, or None. Never raises on hostile input."""
+    return inspect_audio(data, content_type)[0]
+
+
+def inspect_audio(data: bytes, content_type: str | None = None) -> tuple[str | None, float | None]:
+    """(why ``data``'s header is not believable audio or None, the seconds it declares or None): one pass over the
+    header for callers that need both (the duration walk is a loop over every MP3 frame)."""
     try:
         fmt = sniff_format(data)
         problem = _wav(data) if fmt == "wav" else _flac(data) if fmt == "flac" else None
     except (struct.error, IndexError, ValueError):
-        return "the audio header is malformed"
-    if problem is None and fmt in _MIN_BYTES_PER_SECOND:
-        declared = measure_duration(data, content_type)
+        return "the audio header is malformed", None
+    if problem is not None:
+        return problem, None
+    declared = measure_duration(data, content_type)
+    if fmt in _MIN_BYTES_PER_SECOND:
         most = len(data) / _MIN_BYTES_PER_SECOND[fmt] + _SLACK_SECONDS
         if declared is not None and declared > most:
-            problem = f"the {fmt} header declares {declared:.0f} s of audio in {len(data)} bytes"
-    return problem
+            return f"the {fmt} header declares {declared:.0f} s of audio in {len(data)} bytes", declared
+    return None, declared
 
 
-def decoded_size(data: bytes, content_type: str | None = None) -> int | None:
+def decoded_size(data: bytes, content_type: str | None = None, seconds: float | None = None) -> int | None:
     """Bytes of 16-bit PCM that decoding ``data`` (all channels, before any downmix) produces by its own header, or
-    None when the header does not say: a decoder's memory is bounded by this before it runs."""
+    None when the header does not say: a decoder's memory is bounded by this before it runs. ``seconds``: the
+    duration already measured (``inspect_audio``), not measured again."""
     try:
-        seconds = measure_duration(data, content_type)
+        if seconds is None:
+            seconds = measure_duration(data, content_type)
         fmt = sniff_format(data)
         if seconds is None or fmt is None:
             return None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from gateway import audio
-from gateway.audio_checks import audio_problem
+from gateway.audio_checks import inspect_audio
 from gateway.billing import Charge
 from gateway.errors import InvalidRequest
 from gateway.pipeline.context import RequestContext
@@ -49,10 +49,9 @@ async def transcribe_audio(
     if fmt is None:
         raise InvalidRequest(f"{what} is not audio in a format we recognise (wav, mp3, ogg, flac, webm, mp4)")
     content_type = audio.content_type_for(fmt)
-    problem = audio_problem(data, content_type)  # before any vendor (or our own engine) spends work on it
+    problem, duration = inspect_audio(data, content_type)  # before any vendor (or our own engine) spends work on it
     if problem is not None:
         raise InvalidRequest(f"{what}: {problem}")
-    duration = audio.measure_duration(data, content_type)
     base = TranscriptionRequest(
         audio=data,
         content_type=content_type,

@@ -16,8 +16,8 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from gateway.audio import measure_duration, wav_from_pcm
-from gateway.audio_checks import audio_problem, decoded_size
+from gateway.audio import wav_from_pcm
+from gateway.audio_checks import decoded_size, inspect_audio
 from gateway.errors import ErrorClass, ProviderError
 from providers.base import (
     AUDIO_CONTENT_TYPES,
@@ -216,15 +216,14 @@ def package(pcm: bytes, rate: int, fmt: str) -> bytes:
 def _decode_for_recognizer(audio: bytes, content_type: str | None, _cancel: threading.Event) -> tuple[bytes, float]:
     """(16 kHz mono PCM, seconds of audio) of an upload, refused before decoding when its header is not believable
     or declares more than the recognizer takes, and before resampling when it decodes to more than it declared."""
-    problem = audio_problem(audio, content_type)
+    problem, declared = inspect_audio(audio, content_type)
     if problem is not None:
         raise BadAudio(problem)
-    declared = measure_duration(audio, content_type)
     if declared is not None and declared > MAX_RECOGNIZER_SECONDS:
         raise UnsupportedAudio(
             f"{declared:.0f} s of audio: the built-in recognizer takes up to {MAX_RECOGNIZER_SECONDS} s"
         )
-    size = decoded_size(audio, content_type)
+    size = decoded_size(audio, content_type, declared)
     if size is not None and size > MAX_DECODED_BYTES:
         raise UnsupportedAudio(
             f"the audio decodes to {size // 2**20} MiB: the built-in recognizer takes up to "
