@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import require_modules
+from tests.fakes.deepgram_ws import speak_audio
 from tests.fakes.harness import FakeServer, Fault
 
 from .conftest import GatewayServer, deepgram_ws_env, running_gateway
@@ -50,6 +51,7 @@ async def test_audio_per_flush_with_no_vendor_account(builtin_gateway: GatewaySe
         ("Flushed", 0, "local"),
         ("Flushed", 1, "local"),
     ]
+    assert [e["type"] for e in events] == ["Flushed", "Flushed", "session_end"] and ws.close_code == 1000
     end = events[-1]
     assert end["type"] == "session_end" and end["characters"] == len(FIRST) + len(SECOND) and end["cost"] == 0
     rows = await builtin_gateway.usage_rows()
@@ -97,10 +99,13 @@ async def test_the_builtin_engine_takes_over_when_the_vendor_drops(
     url = f"{deepgram_then_builtin.ws_url}/voice/speak-stream"
     async with connect(url, additional_headers={"Authorization": f"Bearer {deepgram_then_builtin.key}"}) as ws:
         await speak(ws, FIRST)
-        await until_flushed(ws, events)
+        first = await until_flushed(ws, events)
         await speak(ws, SECOND)
         second = await until_flushed(ws, events)
         await finish(ws, events)
+    assert first == speak_audio(FIRST, 24000)  # the vendor's flush, before it dropped
+    assert [e["type"] for e in events] == ["Flushed", "provider_switch", "Flushed", "session_end"]
+    assert ws.close_code == 1000
     switch = [e for e in events if e["type"] == "provider_switch"]
     assert [(s["from"], s["to"]) for s in switch] == [("deepgram", "local")]
     assert [e.get("provider") for e in events if e["type"] == "Flushed"] == ["deepgram", "local"]
