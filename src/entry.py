@@ -19,6 +19,7 @@ from gateway.calls.service import call_service
 from health_do import ProviderHealthMonitor
 from limits_do import WorkspaceLimiter
 from providers import available_provider_ids
+from providers.realtime.catalog import listen_models
 from runtimes.workers.asgi_lifespan import without_lifespan
 from runtimes.workers.health import HEALTH_OBJECT_NAME
 from runtimes.workers.runtime import BINDING_HEALTH, build_runtime
@@ -28,8 +29,11 @@ from runtimes.workers.tasks import current_ctx
 __all__ = ["Default", "ProviderHealthMonitor", "WorkspaceLimiter"]
 
 # Workers snapshot the import phase: every vendor adapter this runtime can import is imported now (the directory
-# would import them on the first request), so no isolate pays for them at its first request. No I/O, no randomness.
+# would import them on the first request), and their realtime protocols with the model catalog (the first
+# /voice/realtime or /voice/speak-stream would), so no isolate pays for them at its first request. No I/O, no
+# randomness.
 available_provider_ids()
+listen_models()
 import_phase.end()
 
 _app: Any | None = None
